@@ -1,0 +1,83 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+)
+
+// embeddedNATS is the nats-server `relay serve` runs when NATS_URL is unset.
+type embeddedNATS struct {
+	*server.Server
+	lock *os.File
+}
+
+// startEmbeddedNATS starts JetStream stored under dir/nats. SyncAlways makes an
+// acknowledged event survive a crash; NoSigs leaves SIGTERM to relay; a lock
+// file keeps a second process off the same store.
+func startEmbeddedNATS(dataDir, listen string) (*embeddedNATS, error) {
+	dir := filepath.Join(dataDir, "nats")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	lock, err := os.OpenFile(filepath.Join(dataDir, "nats.lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		lock.Close()
+		return nil, fmt.Errorf("%s is in use by another relay process (lock %s)", dir, lock.Name())
+	}
+	opts := &server.Options{
+		ServerName: "relay-embedded",
+		JetStream:  true,
+		StoreDir:   dir,
+		SyncAlways: true,
+		NoSigs:     true,
+		NoLog:      true,
+		// JetStream stores sizes in the server's limits; leave memory
+		// mostly to the edge.
+		JetStreamMaxMemory: 64 << 20,
+	}
+	if listen == "off" {
+		opts.DontListen = true
+	} else {
+		host, port, err := net.SplitHostPort(listen)
+		if err != nil {
+			lock.Close()
+			return nil, err
+		}
+		opts.Host = host
+		if opts.Port, err = strconv.Atoi(port); err != nil {
+			lock.Close()
+			return nil, err
+		}
+	}
+	s, err := server.NewServer(opts)
+	if err != nil {
+		lock.Close()
+		return nil, err
+	}
+	go s.Start()
+	if !s.ReadyForConnections(30 * time.Second) {
+		s.Shutdown()
+		lock.Close()
+		return nil, errors.New("embedded NATS did not start (is NATS_LISTEN's port free?)")
+	}
+	return &embeddedNATS{Server: s, lock: lock}, nil
+}
+
+// stop shuts the server down and releases the store.
+func (e *embeddedNATS) stop() {
+	e.Shutdown()
+	e.WaitForShutdown()
+	_ = syscall.Flock(int(e.lock.Fd()), syscall.LOCK_UN)
+	e.lock.Close()
+}

@@ -1,0 +1,282 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/redis/go-redis/v9"
+	"github.com/rs/zerolog"
+
+	"relay/edge"
+	"relay/events/streams"
+	"relay/store"
+	"relay/workers"
+)
+
+// runServer runs `serve` (edge and workers), `edge` or `worker` until ctx
+// ends, then shuts down in reverse order: HTTP drain, workers, NATS drain,
+// embedded servers.
+func runServer(ctx context.Context, role string, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet(role, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	if err := fs.Parse(args); err != nil {
+		return usageError{err}
+	}
+	cfg, err := loadConfig(getenv)
+	if err != nil {
+		return usageError{err}
+	}
+	serve := role == "serve"
+	withEdge, withWorkers := role != "worker", role != "edge"
+	if !serve {
+		var missing []error
+		if cfg.NATSURL == "" {
+			missing = append(missing, errors.New("NATS_URL is required"))
+		}
+		if cfg.RedisURL == "" {
+			missing = append(missing, errors.New("REDIS_URL (or REDIS_HOST) is required"))
+		}
+		if withEdge && cfg.JWTSecret == "" {
+			missing = append(missing, errors.New("JWT_SECRET is required"))
+		}
+		if withEdge && cfg.EncryptionKey == "" {
+			missing = append(missing, errors.New("ENCRYPTION_KEY is required"))
+		}
+		if err := errors.Join(missing...); err != nil {
+			return usageError{err}
+		}
+	}
+	log := newLogger(cfg, stderr).With().Str("role", role).Str("instance", instanceID()).Logger()
+
+	// NATS: the event backbone.
+	var emb *embeddedNATS
+	natsOpts := []nats.Option{
+		nats.Name("relay-" + role),
+		nats.MaxReconnects(-1),
+		nats.ReconnectWait(250 * time.Millisecond),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if err != nil {
+				log.Warn().Err(err).Msg("NATS disconnected")
+			}
+		}),
+		nats.ReconnectHandler(func(*nats.Conn) { log.Info().Msg("NATS reconnected") }),
+	}
+	var nc *nats.Conn
+	if cfg.NATSURL == "" {
+		if emb, err = startEmbeddedNATS(cfg.DataDir, cfg.NATSListen); err != nil {
+			return fmt.Errorf("embedded NATS: %w", err)
+		}
+		defer emb.stop()
+		nc, err = nats.Connect("", append(natsOpts, nats.InProcessServer(emb))...)
+	} else {
+		nc, err = nats.Connect(cfg.NATSURL, natsOpts...)
+	}
+	if err != nil {
+		return fmt.Errorf("connect NATS: %w", err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return err
+	}
+	sopts := streams.Defaults()
+	sopts.Replicas, sopts.UsageMaxAge = cfg.NATSReplicas, cfg.UsageMaxAge
+	pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	err = streams.Provision(pctx, js, sopts)
+	cancel()
+	if err != nil {
+		return err
+	}
+
+	// Redis: the read models.
+	var rdb *redis.Client
+	if cfg.RedisURL == "" {
+		mr, err := store.StartEmbedded()
+		if err != nil {
+			return fmt.Errorf("embedded Redis: %w", err)
+		}
+		defer mr.Close()
+		rdb = mr.Client()
+	} else {
+		ropts, err := redis.ParseURL(cfg.RedisURL)
+		if err != nil {
+			return usageError{fmt.Errorf("REDIS_URL: %w", err)}
+		}
+		ropts.PoolSize = 64
+		rdb = redis.NewClient(ropts)
+	}
+	defer rdb.Close()
+	st := store.New(rdb, "")
+	if err := st.Ping(ctx); err != nil {
+		return fmt.Errorf("connect Redis: %w", err)
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	wctx, stopWorkers := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopWorkers()
+	var wg sync.WaitGroup
+	var ready []edge.ReadyCheck
+	if withWorkers {
+		group := workers.NewGroup(js, st, log, reg)
+		ready = append(ready, edge.ReadyCheck{Name: "projections", Check: func(context.Context) error {
+			if !group.CaughtUp() {
+				return errors.New("rebuilding read models from the streams")
+			}
+			return nil
+		}})
+		errc := make(chan error, 1)
+		wg.Go(func() { errc <- group.Run(wctx) })
+		defer func() {
+			stopWorkers()
+			wg.Wait()
+			if err := <-errc; err != nil {
+				log.Error().Err(err).Msg("workers stopped with an error")
+			}
+		}()
+	}
+
+	addr := net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port))
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", addr, err)
+	}
+	if !withEdge {
+		log.Info().Str("addr", addr).Msg("worker started")
+		err = serveWorkerOps(ctx, ln, nc, st, reg, ready)
+		return shutdownNATS(nc, err)
+	}
+
+	ecfg := edge.Defaults()
+	ecfg.Addr, ecfg.BodyLimit, ecfg.ShutdownGrace = addr, cfg.BodyLimit, cfg.ShutdownGrace
+	jwtSecret := cfg.JWTSecret
+	if jwtSecret == "" {
+		if jwtSecret, err = secretFromDataDir(cfg.DataDir, "jwt_secret"); err != nil {
+			return err
+		}
+	}
+	ecfg.JWTSecret = []byte(jwtSecret)
+	srv, err := edge.New(ecfg, edge.Deps{NC: nc, JS: js, Store: st, Log: log, Registry: reg, Ready: ready})
+	if err != nil {
+		return usageError{err}
+	}
+	if err := srv.Start(ctx); err != nil {
+		return fmt.Errorf("load configuration: %w", err)
+	}
+	created, generated, err := srv.EnsureAdmin(ctx, cfg.AdminUsername, cfg.AdminPassword)
+	if err != nil {
+		return err
+	}
+	printWelcome(stdout, ln.Addr().String(), cfg, emb, created, generated)
+	log.Info().Str("addr", ln.Addr().String()).Msg("edge listening")
+	err = srv.Serve(ctx, ln)
+	log.Info().Msg("HTTP drained")
+	return shutdownNATS(nc, err)
+}
+
+// shutdownNATS drains the connection so every pending publish and ack is
+// flushed before the process exits.
+func shutdownNATS(nc *nats.Conn, err error) error {
+	closed := make(chan struct{})
+	nc.SetClosedHandler(func(*nats.Conn) { close(closed) })
+	if derr := nc.Drain(); derr == nil {
+		select {
+		case <-closed:
+		case <-time.After(10 * time.Second):
+		}
+	}
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+func printWelcome(w io.Writer, addr string, cfg config, emb *embeddedNATS, created bool, generated string) {
+	host, port, _ := net.SplitHostPort(addr)
+	if host == "0.0.0.0" || host == "::" || host == "" {
+		host = "127.0.0.1"
+	}
+	base := "http://" + net.JoinHostPort(host, port)
+	fmt.Fprintf(w, "relay is listening on %s\n", base)
+	fmt.Fprintf(w, "  health:  %s/health   ready: %s/ready   metrics: %s/metrics\n", base, base, base)
+	if emb != nil && cfg.NATSListen != "off" {
+		fmt.Fprintf(w, "  embedded NATS (JetStream under %s/nats) on nats://%s\n", cfg.DataDir, cfg.NATSListen)
+	}
+	switch {
+	case generated != "":
+		fmt.Fprintf(w, "  admin created: username %q, generated password %s (shown once; change it with POST /api/v2/auth/change-password)\n", cfg.AdminUsername, generated)
+	case created:
+		fmt.Fprintf(w, "  admin created: username %q with the password from ADMIN_PASSWORD\n", cfg.AdminUsername)
+	default:
+		fmt.Fprintln(w, "  admin: log in with the existing admin's username and password")
+	}
+	fmt.Fprintf(w, "  log in:  curl -s %s/api/v2/auth/admin/login -H 'content-type: application/json' -d '{\"username\":\"%s\",\"password\":\"...\"}'\n", base, cfg.AdminUsername)
+}
+
+func newLogger(cfg config, w io.Writer) zerolog.Logger {
+	lvl, _ := zerolog.ParseLevel(cfg.LogLevel)
+	if cfg.LogFormat == "console" {
+		w = zerolog.ConsoleWriter{Out: w, TimeFormat: time.RFC3339}
+	}
+	return zerolog.New(w).Level(lvl).With().Timestamp().Logger()
+}
+
+// instanceID names this process in logs: host and pid.
+func instanceID() string {
+	h, _ := os.Hostname()
+	return h + "/" + strconv.Itoa(os.Getpid())
+}
+
+// serveWorkerOps answers /health, /ready and /metrics for a worker process.
+func serveWorkerOps(ctx context.Context, ln net.Listener, nc *nats.Conn, st *store.Store, reg *prometheus.Registry, ready []edge.ReadyCheck) error {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /health", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"status":"ok"}`)
+	})
+	mux.HandleFunc("GET /ready", func(w http.ResponseWriter, r *http.Request) {
+		problems := map[string]string{}
+		if nc.Status() != nats.CONNECTED {
+			problems["nats"] = nc.Status().String()
+		}
+		if err := st.Ping(r.Context()); err != nil {
+			problems["redis"] = err.Error()
+		}
+		for _, c := range ready {
+			if err := c.Check(r.Context()); err != nil {
+				problems[c.Name] = err.Error()
+			}
+		}
+		w.Header().Set("Content-Type", "application/json")
+		if len(problems) > 0 {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			fmt.Fprintf(w, `{"status":"not ready","problems":%q}`, fmt.Sprint(problems))
+			return
+		}
+		io.WriteString(w, `{"status":"ready"}`)
+	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+	}()
+	return srv.Serve(ln)
+}

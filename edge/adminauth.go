@@ -1,0 +1,230 @@
+package edge
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"math"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	"github.com/labstack/echo/v4"
+	"golang.org/x/crypto/bcrypt"
+
+	"relay/events"
+	"relay/projections"
+)
+
+const (
+	tokenIssuer  = "relay"
+	ctxAdmin     = "relay.admin"
+	minPassword  = 8
+	maxPassword  = 72 // bcrypt ignores bytes past 72
+	maxUsername  = 64
+	badTokenText = "invalid or expired token"
+)
+
+// adminClaims are the claims of an admin token. Ver is the sequence of the
+// event that set the admin's password: a token carrying an older one was
+// issued before a password change and is void.
+type adminClaims struct {
+	jwt.RegisteredClaims
+	Ver uint64 `json:"ver"`
+}
+
+// EnsureAdmin creates the first admin when none exists. An empty password is
+// replaced by a generated one, returned so the caller can print it once. An
+// existing admin is never touched: a changed password survives restarts with
+// the original ADMIN_PASSWORD still in the environment.
+func (s *Server) EnsureAdmin(ctx context.Context, username, password string) (created bool, generated string, err error) {
+	var exists bool
+	s.catalog.Read(func(c *projections.Catalog) { exists = len(c.Admins) > 0 })
+	if exists {
+		return false, "", nil
+	}
+	if !events.ValidToken(username) || len(username) > maxUsername {
+		return false, "", errors.New("ADMIN_USERNAME must be 1-64 characters without dots, spaces or wildcards")
+	}
+	if password == "" {
+		b := make([]byte, 18)
+		if _, err := rand.Read(b); err != nil {
+			return false, "", err
+		}
+		password, generated = base64.RawURLEncoding.EncodeToString(b), base64.RawURLEncoding.EncodeToString(b)
+	}
+	hash, err := bcrypt.GenerateFromPassword([]byte(password), s.cfg.BcryptCost)
+	if err != nil {
+		return false, "", err
+	}
+	env, err := events.New(events.AdminCreated, time.Now(), "system", "", events.AdminCreatedData{Username: username, PasswordHash: string(hash)})
+	if err != nil {
+		return false, "", err
+	}
+	none := uint64(0)
+	if _, err := s.writeConfig(ctx, events.AdminSubject(username), env, &none); err != nil {
+		var e *Error
+		if errors.As(err, &e) && e.Kind == KindConflict {
+			return false, "", nil // another process created it first
+		}
+		return false, "", err
+	}
+	return true, generated, nil
+}
+
+type loginRequest struct {
+	Username string `json:"username"`
+	Password string `json:"password"`
+}
+
+func (s *Server) login(c echo.Context) error {
+	var req loginRequest
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	if req.Username == "" {
+		return invalidField("username", "username is required")
+	}
+	if req.Password == "" {
+		return invalidField("password", "password is required")
+	}
+	ctx := c.Request().Context()
+	addr := c.RealIP()
+	if n, ttl, err := s.store.LoginFailures(ctx, addr); err == nil && n >= s.cfg.LoginFailures {
+		e := newError(KindRateLimited, "too many failed logins from this address; try again later")
+		e.RetryAfter = int(math.Ceil(ttl.Seconds()))
+		return e
+	}
+	admin, found := s.admin(req.Username)
+	hash := s.dummyHash
+	if found {
+		hash = []byte(admin.PasswordHash)
+	}
+	// Compare even for an unknown user so both answers take as long.
+	if bcrypt.CompareHashAndPassword(hash, []byte(req.Password)) != nil || !found {
+		s.metrics.loginFailures.Inc()
+		if _, _, err := s.store.RecordLoginFailure(ctx, addr, s.cfg.LoginWindow); err != nil {
+			logger(c).Warn().Err(err).Msg("could not count failed login")
+		}
+		return newError(KindUnauthorized, "invalid username or password")
+	}
+	_ = s.store.ClearLoginFailures(ctx, addr)
+	return s.issueToken(c, admin, http.StatusOK)
+}
+
+func (s *Server) issueToken(c echo.Context, admin projections.AdminView, status int) error {
+	now := time.Now()
+	exp := now.Add(s.cfg.TokenTTL)
+	claims := adminClaims{
+		RegisteredClaims: jwt.RegisteredClaims{
+			Issuer:    tokenIssuer,
+			Subject:   admin.Username,
+			IssuedAt:  jwt.NewNumericDate(now),
+			ExpiresAt: jwt.NewNumericDate(exp),
+		},
+		Ver: admin.PasswordSeq,
+	}
+	token, err := jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString(s.cfg.JWTSecret)
+	if err != nil {
+		return err
+	}
+	return ok(c, status, map[string]any{
+		"token":     token,
+		"expiresAt": exp.UTC().Truncate(time.Second),
+		"user":      map[string]string{"username": admin.Username},
+	})
+}
+
+func (s *Server) admin(username string) (projections.AdminView, bool) {
+	var v projections.AdminView
+	s.catalog.Read(func(c *projections.Catalog) { v = c.Admins[username] })
+	return v, v.Exists()
+}
+
+// requireAdmin authenticates the admin token. Every failure (missing,
+// malformed, forged, another algorithm, expired, no expiry, issued before a
+// password change) gets the same answer.
+func (s *Server) requireAdmin(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		admin, err := s.verifyToken(c.Request().Header.Get("Authorization"))
+		if err != nil {
+			return newError(KindUnauthorized, badTokenText)
+		}
+		c.Set(ctxAdmin, admin)
+		return next(c)
+	}
+}
+
+var errBadToken = errors.New("bad token")
+
+func (s *Server) verifyToken(header string) (projections.AdminView, error) {
+	raw, found := strings.CutPrefix(header, "Bearer ")
+	if !found || raw == "" || len(raw) > 4096 {
+		return projections.AdminView{}, errBadToken
+	}
+	var claims adminClaims
+	_, err := jwt.ParseWithClaims(raw, &claims, func(*jwt.Token) (any, error) { return s.cfg.JWTSecret, nil },
+		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
+		jwt.WithExpirationRequired(),
+		jwt.WithIssuer(tokenIssuer),
+		jwt.WithLeeway(5*time.Second),
+	)
+	if err != nil {
+		return projections.AdminView{}, errBadToken
+	}
+	admin, found := s.admin(claims.Subject)
+	if !found || claims.Ver != admin.PasswordSeq {
+		return projections.AdminView{}, errBadToken
+	}
+	return admin, nil
+}
+
+func currentAdmin(c echo.Context) projections.AdminView {
+	a, _ := c.Get(ctxAdmin).(projections.AdminView)
+	return a
+}
+
+func (s *Server) me(c echo.Context) error {
+	a := currentAdmin(c)
+	return ok(c, http.StatusOK, map[string]any{"username": a.Username, "createdAt": a.CreatedAt, "passwordChangedAt": a.UpdatedAt})
+}
+
+type changePasswordRequest struct {
+	CurrentPassword string `json:"currentPassword"`
+	NewPassword     string `json:"newPassword"`
+}
+
+func (s *Server) changePassword(c echo.Context) error {
+	var req changePasswordRequest
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	if req.CurrentPassword == "" {
+		return invalidField("currentPassword", "currentPassword is required")
+	}
+	if len(req.NewPassword) < minPassword || len(req.NewPassword) > maxPassword {
+		return invalidField("newPassword", "newPassword must be 8 to 72 bytes long")
+	}
+	a := currentAdmin(c)
+	if bcrypt.CompareHashAndPassword([]byte(a.PasswordHash), []byte(req.CurrentPassword)) != nil {
+		return invalidField("currentPassword", "currentPassword is wrong")
+	}
+	hash, err := bcrypt.GenerateFromPassword([]byte(req.NewPassword), s.cfg.BcryptCost)
+	if err != nil {
+		return err
+	}
+	env, err := events.New(events.AdminPasswordChanged, time.Now(), a.Username, requestID(c),
+		events.AdminPasswordChangedData{Username: a.Username, PasswordHash: string(hash)})
+	if err != nil {
+		return err
+	}
+	if _, err := s.writeConfig(c.Request().Context(), events.AdminSubject(a.Username), env, &a.Seq); err != nil {
+		return err
+	}
+	updated, _ := s.admin(a.Username)
+	// Every earlier token is void now, including the caller's: hand it a new one.
+	return s.issueToken(c, updated, http.StatusOK)
+}
+

@@ -1,0 +1,116 @@
+package edge
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+)
+
+// ok answers an admin success.
+func ok(c echo.Context, status int, data any) error {
+	return c.JSON(status, map[string]any{"success": true, "data": data})
+}
+
+// maxJSONDepth bounds nesting of admin JSON bodies; deeper bodies are refused
+// before decoding so no decoder recursion can be driven by a client.
+const maxJSONDepth = 32
+
+// decodeJSON reads the body as one JSON object into v, refusing unknown
+// fields, trailing data and excessive nesting, with a message that names the
+// offending field.
+func decodeJSON(c echo.Context, v any) error {
+	body, err := io.ReadAll(c.Request().Body)
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return newError(KindTooLarge, "request body too large")
+		}
+		return newError(KindInvalid, "could not read request body")
+	}
+	return unmarshalStrict(body, v)
+}
+
+func unmarshalStrict(body []byte, v any) error {
+	if len(bytes.TrimSpace(body)) == 0 {
+		return newError(KindInvalid, "request body must be a JSON object")
+	}
+	if jsonDepth(body) > maxJSONDepth {
+		return newError(KindInvalid, "request body is nested too deeply")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return jsonError(err)
+	}
+	if dec.More() {
+		return newError(KindInvalid, "request body must hold a single JSON object")
+	}
+	return nil
+}
+
+func jsonError(err error) error {
+	var te *json.UnmarshalTypeError
+	var se *json.SyntaxError
+	switch {
+	case errors.As(err, &te):
+		field := te.Field
+		if field == "" {
+			return newError(KindInvalid, "request body must be a JSON object")
+		}
+		return invalidField(field, fmt.Sprintf("%s must be %s", field, jsonKind(te.Type.Kind().String())))
+	case errors.As(err, &se):
+		return newError(KindInvalid, fmt.Sprintf("malformed JSON at byte %d", se.Offset))
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		return invalidField(field, fmt.Sprintf("unknown field %s", field))
+	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
+		return newError(KindInvalid, "malformed JSON: unexpected end")
+	}
+	return newError(KindInvalid, "malformed JSON")
+}
+
+func jsonKind(k string) string {
+	switch k {
+	case "string":
+		return "a string"
+	case "bool":
+		return "a boolean"
+	case "slice", "array":
+		return "an array"
+	case "map", "struct", "ptr":
+		return "an object"
+	}
+	return "a number"
+}
+
+// jsonDepth returns the deepest nesting of objects and arrays in b, ignoring
+// brackets inside strings.
+func jsonDepth(b []byte) int {
+	depth, deepest, inString, escaped := 0, 0, false, false
+	for _, ch := range b {
+		switch {
+		case escaped:
+			escaped = false
+		case inString:
+			if ch == '\\' {
+				escaped = true
+			} else if ch == '"' {
+				inString = false
+			}
+		case ch == '"':
+			inString = true
+		case ch == '{' || ch == '[':
+			depth++
+			deepest = max(deepest, depth)
+		case ch == '}' || ch == ']':
+			depth--
+		}
+	}
+	return deepest
+}

@@ -1,0 +1,26 @@
+package edge
+
+import (
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+)
+
+// routes is the table of contents of the edge: every route relay answers.
+func (s *Server) routes() *echo.Echo {
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = s.handleError
+	e.Use(s.observe)
+	e.Use(middleware.BodyLimit(bodyLimitText(s.cfg.BodyLimit)))
+
+	e.GET("/health", s.health)
+	e.GET("/ready", s.readiness)
+	e.GET("/metrics", s.metricsHandler())
+
+	v2 := e.Group("/api/v2")
+	v2.POST("/auth/admin/login", s.login)
+	admin := v2.Group("", s.requireAdmin)
+	admin.GET("/auth/me", s.me)
+	admin.POST("/auth/change-password", s.changePassword)
+	return e
+}

@@ -1,0 +1,183 @@
+package edge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+	"golang.org/x/crypto/bcrypt"
+
+	"relay/store"
+)
+
+// Config is the edge's configuration.
+type Config struct {
+	// Addr is the listen address, host:port.
+	Addr string
+	// JWTSecret signs admin tokens (HS256).
+	JWTSecret []byte
+	// TokenTTL is how long an admin token lives.
+	TokenTTL time.Duration
+	// BcryptCost is the cost of password hashes.
+	BcryptCost int
+	// BodyLimit caps request bodies in bytes.
+	BodyLimit int64
+	// WriteWait bounds how long an admin write waits for its projection.
+	WriteWait time.Duration
+	// ShutdownGrace bounds how long in-flight requests may finish after
+	// SIGTERM.
+	ShutdownGrace time.Duration
+	// LoginFailures failed logins from one address within LoginWindow make
+	// further attempts wait for the window to pass.
+	LoginFailures int
+	LoginWindow   time.Duration
+}
+
+// Defaults returns the documented defaults.
+func Defaults() Config {
+	return Config{
+		Addr:          "0.0.0.0:3000",
+		TokenTTL:      24 * time.Hour,
+		BcryptCost:    bcrypt.DefaultCost,
+		BodyLimit:     32 << 20,
+		WriteWait:     5 * time.Second,
+		ShutdownGrace: 30 * time.Second,
+		LoginFailures: 5,
+		LoginWindow:   15 * time.Minute,
+	}
+}
+
+// Validate reports every problem of c at once.
+func (c Config) Validate() error {
+	var errs []error
+	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+		errs = append(errs, fmt.Errorf("listen address %q: %w", c.Addr, err))
+	}
+	if len(c.JWTSecret) < 32 {
+		errs = append(errs, errors.New("JWT_SECRET must be at least 32 bytes"))
+	}
+	if c.TokenTTL <= 0 {
+		errs = append(errs, errors.New("token lifetime must be positive"))
+	}
+	if c.BcryptCost < bcrypt.MinCost || c.BcryptCost > bcrypt.MaxCost {
+		errs = append(errs, fmt.Errorf("bcrypt cost %d out of range", c.BcryptCost))
+	}
+	if c.BodyLimit <= 0 {
+		errs = append(errs, errors.New("body limit must be positive"))
+	}
+	return errors.Join(errs...)
+}
+
+// Deps are what the edge is composed from.
+type Deps struct {
+	NC       *nats.Conn
+	JS       jetstream.JetStream
+	Store    *store.Store
+	Log      zerolog.Logger
+	Registry *prometheus.Registry
+	// Ready are extra readiness checks (the workers' catch-up in `serve`).
+	Ready []ReadyCheck
+}
+
+// ReadyCheck reports why this process is not ready, or nil.
+type ReadyCheck struct {
+	Name  string
+	Check func(ctx context.Context) error
+}
+
+// Server is the edge.
+type Server struct {
+	cfg     Config
+	nc      *nats.Conn
+	js      jetstream.JetStream
+	store   *store.Store
+	log     zerolog.Logger
+	reg     *prometheus.Registry
+	ready   []ReadyCheck
+	metrics *metrics
+	catalog *Catalog
+	echo    *echo.Echo
+	// dummyHash keeps a login for an unknown user as slow as one for a
+	// known user.
+	dummyHash []byte
+}
+
+// New builds the edge.
+func New(cfg Config, d Deps) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	dummy, err := bcrypt.GenerateFromPassword([]byte("relay-dummy-password"), cfg.BcryptCost)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{
+		cfg: cfg, nc: d.NC, js: d.JS, store: d.Store, log: d.Log, reg: d.Registry, ready: d.Ready,
+		metrics:   newMetrics(d.Registry),
+		catalog:   NewCatalog(d.Log),
+		dummyHash: dummy,
+	}
+	s.echo = s.routes()
+	return s, nil
+}
+
+// Handler returns the edge's HTTP handler.
+func (s *Server) Handler() http.Handler { return s.echo }
+
+// Catalog returns the in-memory catalog.
+func (s *Server) Catalog() *Catalog { return s.catalog }
+
+// Start follows the configuration streams and waits until the catalog holds
+// them, so the first request is served from complete configuration.
+func (s *Server) Start(ctx context.Context) error {
+	errc := make(chan error, 1)
+	go func() { errc <- s.catalog.Run(ctx, s.js) }()
+	select {
+	case <-s.catalog.Ready():
+		return nil
+	case err := <-errc:
+		if err == nil {
+			err = ctx.Err()
+		}
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Serve answers HTTP on ln until ctx ends, then stops accepting and lets
+// in-flight requests finish within the shutdown grace.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{
+		Handler:           s.echo,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    1 << 20,
+		ErrorLog:          nil,
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownGrace)
+	defer cancel()
+	err := srv.Shutdown(sctx)
+	if errors.Is(err, context.DeadlineExceeded) {
+		s.log.Warn().Msg("shutdown grace passed: closing remaining connections")
+		err = srv.Close()
+	}
+	<-errc
+	return err
+}

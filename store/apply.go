@@ -1,0 +1,73 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Op is one Redis write of a projection. Ops are applied by one script
+// together with the projection's checkpoint, all or nothing.
+type Op struct {
+	Cmd  string // SET, DEL, HSET, HINCRBY, HMAX, ZADD, ZREM, SADD, SREM, EXPIRE
+	Args []any  // the key first, then the command's arguments
+}
+
+// applyScript applies a batch of ops unless the event at ARGV[1] was already
+// applied. The checkpoint is a watermark (every sequence at or below it is
+// applied) plus a set of sequences above it applied out of order, which lets
+// several workers share one consumer: whatever order redeliveries come in,
+// each sequence is applied exactly once. Keys are passed in ARGV because the
+// set of keys depends on the event; relay targets a single Redis, not Cluster.
+var applyScript = redis.NewScript(`
+local seq = tonumber(ARGV[1])
+local wm = tonumber(redis.call('GET', KEYS[1]) or '0')
+if seq <= wm or redis.call('SISMEMBER', KEYS[2], ARGV[1]) == 1 then
+  return 0
+end
+local i = 2
+local n = #ARGV
+while i <= n do
+  local cmd = ARGV[i]
+  local argc = tonumber(ARGV[i+1])
+  local args = {}
+  for j = 1, argc do args[j] = ARGV[i+1+j] end
+  if cmd == 'HMAX' then
+    local cur = tonumber(redis.call('HGET', args[1], args[2]) or '-1')
+    if tonumber(args[3]) > cur then redis.call('HSET', args[1], args[2], args[3]) end
+  elseif cmd == 'SET' or cmd == 'DEL' or cmd == 'HSET' or cmd == 'HINCRBY' or cmd == 'HDEL'
+      or cmd == 'ZADD' or cmd == 'ZREM' or cmd == 'SADD' or cmd == 'SREM' or cmd == 'EXPIRE' then
+    redis.call(cmd, unpack(args))
+  else
+    return redis.error_reply('store: op not allowed: ' .. cmd)
+  end
+  i = i + 2 + argc
+end
+if seq == wm + 1 then
+  wm = seq
+  while redis.call('SREM', KEYS[2], tostring(wm + 1)) == 1 do wm = wm + 1 end
+  redis.call('SET', KEYS[1], wm)
+else
+  redis.call('SADD', KEYS[2], ARGV[1])
+end
+return 1
+`)
+
+// Apply performs ops for the event at seq of projection, atomically with the
+// projection's checkpoint. It reports false when seq was applied before, in
+// which case nothing was written.
+func (s *Store) Apply(ctx context.Context, projection string, seq uint64, ops []Op) (bool, error) {
+	argv := make([]any, 0, 1+len(ops)*4)
+	argv = append(argv, strconv.FormatUint(seq, 10))
+	for _, op := range ops {
+		argv = append(argv, op.Cmd, len(op.Args))
+		argv = append(argv, op.Args...)
+	}
+	n, err := applyScript.Run(ctx, s.rdb, []string{s.checkpoint(projection), s.pending(projection)}, argv...).Int()
+	if err != nil {
+		return false, fmt.Errorf("store: apply %s@%d: %w", projection, seq, err)
+	}
+	return n == 1, nil
+}

@@ -1,0 +1,205 @@
+package workers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/rs/zerolog"
+
+	"relay/events/streams"
+	"relay/store"
+)
+
+// Runner consumes one projector's stream with a durable consumer.
+type Runner struct {
+	p     Projector
+	js    jetstream.JetStream
+	store *store.Store
+	log   zerolog.Logger
+	m     *Metrics
+
+	// target is the stream's last sequence when the runner started: the
+	// runner has caught up once the checkpoint reaches it.
+	target   atomic.Uint64
+	caughtUp atomic.Bool
+}
+
+// NewRunner returns a runner for p.
+func NewRunner(p Projector, js jetstream.JetStream, st *store.Store, log zerolog.Logger, m *Metrics) *Runner {
+	return &Runner{p: p, js: js, store: st, log: log.With().Str("projector", p.Name()).Logger(), m: m}
+}
+
+// Name is the projector's name.
+func (r *Runner) Name() string { return r.p.Name() }
+
+// durable is the consumer name of the projector.
+func (r *Runner) durable() string { return "proj_" + r.p.Name() }
+
+// Run consumes until ctx ends.
+func (r *Runner) Run(ctx context.Context) error {
+	cons, err := r.consumer(ctx)
+	if err != nil {
+		return err
+	}
+	cc, err := cons.Consume(func(m jetstream.Msg) { r.handle(ctx, m) },
+		jetstream.PullMaxMessages(max(2*r.p.InFlight(), 16)),
+		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
+			if !errors.Is(err, jetstream.ErrNoHeartbeat) {
+				r.log.Debug().Err(err).Msg("consume")
+			}
+		}))
+	if err != nil {
+		return fmt.Errorf("%s: consume: %w", r.p.Name(), err)
+	}
+	<-ctx.Done()
+	cc.Drain()
+	<-cc.Closed()
+	return nil
+}
+
+// consumer creates the durable consumer, or recreates it from the Redis
+// checkpoint when Redis has lost what the consumer already acknowledged
+// (a flushed or new Redis): the streams are the truth, so the read models are
+// rebuilt from them.
+func (r *Runner) consumer(ctx context.Context) (jetstream.Consumer, error) {
+	stream, err := r.js.Stream(ctx, r.p.Stream())
+	if err != nil {
+		return nil, fmt.Errorf("%s: stream %s: %w", r.p.Name(), r.p.Stream(), err)
+	}
+	info, err := stream.Info(ctx)
+	if err != nil {
+		return nil, err
+	}
+	r.target.Store(info.State.LastSeq)
+	if err := r.store.StartCheckpoint(ctx, r.p.Name(), info.State.FirstSeq); err != nil {
+		return nil, err
+	}
+	cp, err := r.store.Checkpoint(ctx, r.p.Name())
+	if err != nil {
+		return nil, err
+	}
+	r.observe(cp)
+	if c, err := stream.Consumer(ctx, r.durable()); err == nil {
+		ci, err := c.Info(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if ci.AckFloor.Stream <= cp {
+			return c, nil
+		}
+		r.log.Warn().Uint64("checkpoint", cp).Uint64("ackFloor", ci.AckFloor.Stream).Msg("read model behind its consumer: rebuilding from the stream")
+		if err := stream.DeleteConsumer(ctx, r.durable()); err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
+			return nil, err
+		}
+	} else if !errors.Is(err, jetstream.ErrConsumerNotFound) {
+		return nil, err
+	}
+	cfg := jetstream.ConsumerConfig{
+		Durable:       r.durable(),
+		Description:   "relay projector " + r.p.Name(),
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       30 * time.Second,
+		MaxAckPending: r.p.InFlight(),
+		MaxDeliver:    -1,
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+	}
+	if cp > 0 {
+		cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, cp+1
+	}
+	c, err := stream.CreateOrUpdateConsumer(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("%s: consumer: %w", r.p.Name(), err)
+	}
+	return c, nil
+}
+
+func (r *Runner) handle(ctx context.Context, m jetstream.Msg) {
+	env, err := streams.FromMsg(m)
+	if err == nil {
+		err = r.p.Apply(ctx, env)
+	}
+	switch {
+	case err == nil:
+	case IsPermanent(err):
+		seq := seqOf(m)
+		r.log.Error().Err(err).Uint64("seq", seq).Msg("event cannot be applied: skipped")
+		r.m.poisoned.WithLabelValues(r.p.Name()).Inc()
+		// The sequence still counts as applied: one bad event must not
+		// stall the projection.
+		if _, aerr := r.store.Apply(ctx, r.p.Name(), seq, nil); aerr != nil {
+			r.retry(m, aerr)
+			return
+		}
+		_ = m.TermWithReason(err.Error())
+		return
+	default:
+		r.retry(m, err)
+		return
+	}
+	if err := m.Ack(); err != nil {
+		// The event is applied; a redelivery will be skipped by the
+		// checkpoint.
+		r.log.Debug().Err(err).Msg("ack")
+	}
+	r.m.applied.WithLabelValues(r.p.Name()).Inc()
+	if cp, err := r.store.Checkpoint(ctx, r.p.Name()); err == nil {
+		r.observe(cp)
+	}
+}
+
+func (r *Runner) retry(m jetstream.Msg, err error) {
+	delay := time.Second
+	if meta, merr := m.Metadata(); merr == nil {
+		delay = min(time.Duration(meta.NumDelivered)*250*time.Millisecond, 10*time.Second)
+	}
+	r.log.Warn().Err(err).Dur("retryIn", delay).Msg("apply failed")
+	_ = m.NakWithDelay(delay)
+}
+
+func (r *Runner) observe(cp uint64) {
+	if cp >= r.target.Load() {
+		r.caughtUp.Store(true)
+	}
+}
+
+// CaughtUp reports whether the projection has applied everything that was in
+// its stream when the runner started.
+func (r *Runner) CaughtUp() bool { return r.caughtUp.Load() }
+
+// Lag returns how many events of the stream the projection has not applied.
+func (r *Runner) Lag(ctx context.Context) (uint64, error) {
+	return Lag(ctx, r.js, r.store, r.p.Stream(), r.p.Name())
+}
+
+// Lag returns how many events of stream projection has not applied yet.
+func Lag(ctx context.Context, js jetstream.JetStream, st *store.Store, stream, projection string) (uint64, error) {
+	s, err := js.Stream(ctx, stream)
+	if err != nil {
+		return 0, err
+	}
+	info, err := s.Info(ctx)
+	if err != nil {
+		return 0, err
+	}
+	cp, err := st.Checkpoint(ctx, projection)
+	if err != nil {
+		return 0, err
+	}
+	if cp >= info.State.LastSeq {
+		return 0, nil
+	}
+	return info.State.LastSeq - cp, nil
+}
+
+func seqOf(m jetstream.Msg) uint64 {
+	meta, err := m.Metadata()
+	if err != nil {
+		return 0
+	}
+	return meta.Sequence.Stream
+}
+
