@@ -227,4 +227,3 @@ func (s *Server) changePassword(c echo.Context) error {
 	// Every earlier token is void now, including the caller's: hand it a new one.
 	return s.issueToken(c, updated, http.StatusOK)
 }
-

@@ -15,6 +15,7 @@ import (
 	"github.com/rs/zerolog"
 	"golang.org/x/crypto/bcrypt"
 
+	"relay/edge/secrets"
 	"relay/store"
 )
 
@@ -24,6 +25,8 @@ type Config struct {
 	Addr string
 	// JWTSecret signs admin tokens (HS256).
 	JWTSecret []byte
+	// EncryptionKey (32 bytes) seals upstream credentials (AES-256-GCM).
+	EncryptionKey []byte
 	// TokenTTL is how long an admin token lives.
 	TokenTTL time.Duration
 	// BcryptCost is the cost of password hashes.
@@ -63,6 +66,9 @@ func (c Config) Validate() error {
 	}
 	if len(c.JWTSecret) < 32 {
 		errs = append(errs, errors.New("JWT_SECRET must be at least 32 bytes"))
+	}
+	if len(c.EncryptionKey) != 32 {
+		errs = append(errs, errors.New("ENCRYPTION_KEY must be 32 bytes (64 hex characters or base64)"))
 	}
 	if c.TokenTTL <= 0 {
 		errs = append(errs, errors.New("token lifetime must be positive"))
@@ -105,6 +111,8 @@ type Server struct {
 	metrics *metrics
 	catalog *Catalog
 	echo    *echo.Echo
+	// box seals and opens upstream credentials.
+	box *secrets.Box
 	// dummyHash keeps a login for an unknown user as slow as one for a
 	// known user.
 	dummyHash []byte
@@ -119,11 +127,16 @@ func New(cfg Config, d Deps) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	box, err := secrets.NewBox(cfg.EncryptionKey)
+	if err != nil {
+		return nil, err
+	}
 	s := &Server{
 		cfg: cfg, nc: d.NC, js: d.JS, store: d.Store, log: d.Log, reg: d.Registry, ready: d.Ready,
 		metrics:   newMetrics(d.Registry),
 		catalog:   NewCatalog(d.Log),
 		dummyHash: dummy,
+		box:       box,
 	}
 	s.echo = s.routes()
 	return s, nil

@@ -22,6 +22,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"relay/edge"
+	"relay/edge/secrets"
 	"relay/events/streams"
 	"relay/store"
 	"relay/workers"
@@ -171,6 +172,15 @@ func runServer(ctx context.Context, role string, args []string, getenv func(stri
 		}
 	}
 	ecfg.JWTSecret = []byte(jwtSecret)
+	encKey := cfg.EncryptionKey
+	if encKey == "" {
+		if encKey, err = secretFromDataDir(cfg.DataDir, "encryption_key"); err != nil {
+			return err
+		}
+	}
+	if ecfg.EncryptionKey, err = secrets.ParseKey(encKey); err != nil {
+		return usageError{fmt.Errorf("ENCRYPTION_KEY: %w", err)}
+	}
 	srv, err := edge.New(ecfg, edge.Deps{NC: nc, JS: js, Store: st, Log: log, Registry: reg, Ready: ready})
 	if err != nil {
 		return usageError{err}
