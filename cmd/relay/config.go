@@ -71,7 +71,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		return d
 	}
 	c := config{
-		Port:          num("PORT", 3000, 1, 65535),
+		Port:          num("PORT", 3000, 0, 65535),
 		Host:          str("HOST", "0.0.0.0"),
 		DataDir:       str("DATA_DIR", "./data"),
 		NATSURL:       str("NATS_URL", ""),

@@ -1,0 +1,9 @@
+package store_test
+
+import (
+	"testing"
+
+	"relay/store/redistest"
+)
+
+func TestMain(m *testing.M) { redistest.Main(m) }
