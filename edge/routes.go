@@ -17,6 +17,14 @@ func (s *Server) routes() *echo.Echo {
 	e.GET("/ready", s.readiness)
 	e.GET("/metrics", s.metricsHandler())
 
+	// The relay: what coding agents call.
+	e.POST("/api/v1/messages", s.relay(claudeMessages))
+	e.POST("/claude/v1/messages", s.relay(claudeMessages))
+	e.POST("/api/v1/messages/count_tokens", s.relay(claudeCountTokens))
+	e.GET("/api/v1/models", s.models)
+	e.POST("/openai/responses", s.relay(codexResponses))
+	e.POST("/openai/v1/responses", s.relay(codexResponses))
+
 	v2 := e.Group("/api/v2")
 	v2.POST("/auth/admin/login", s.login)
 	admin := v2.Group("", s.requireAdmin)

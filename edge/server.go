@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -16,6 +17,8 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"relay/edge/secrets"
+	"relay/edge/upstreams"
+	"relay/projections/pricing"
 	"relay/store"
 )
 
@@ -42,6 +45,26 @@ type Config struct {
 	// further attempts wait for the window to pass.
 	LoginFailures int
 	LoginWindow   time.Duration
+
+	// MaxRetries caps upstream attempts per request, across accounts.
+	MaxRetries int
+	// StickyTTL is how long an idle session stays bound to its account.
+	StickyTTL time.Duration
+	// LeaseTTL is the life of a concurrency lease without renewal: how long
+	// a crashed edge's slots stay taken.
+	LeaseTTL time.Duration
+	// FirstByteTimeout bounds the wait for a streaming upstream's response
+	// headers; NonStreamTimeout the wait for a whole non-streaming answer
+	// (its headers come only when it is done).
+	FirstByteTimeout time.Duration
+	NonStreamTimeout time.Duration
+	// StreamIdleTimeout ends a stream that sends nothing for this long.
+	StreamIdleTimeout time.Duration
+	// PublishTimeout bounds the wait for JetStream's acknowledgement of a
+	// usage event before it is spooled instead.
+	PublishTimeout time.Duration
+	// SpoolDir keeps usage events NATS could not take ("" = no spool).
+	SpoolDir string
 }
 
 // Defaults returns the documented defaults.
@@ -55,6 +78,14 @@ func Defaults() Config {
 		ShutdownGrace: 30 * time.Second,
 		LoginFailures: 5,
 		LoginWindow:   15 * time.Minute,
+
+		MaxRetries:        5,
+		StickyTTL:         15 * 24 * time.Hour,
+		LeaseTTL:          30 * time.Second,
+		FirstByteTimeout:  2 * time.Minute,
+		NonStreamTimeout:  10 * time.Minute,
+		StreamIdleTimeout: 2 * time.Minute,
+		PublishTimeout:    5 * time.Second,
 	}
 }
 
@@ -79,6 +110,17 @@ func (c Config) Validate() error {
 	if c.BodyLimit <= 0 {
 		errs = append(errs, errors.New("body limit must be positive"))
 	}
+	if c.MaxRetries < 1 {
+		errs = append(errs, errors.New("MAX_RETRIES must be at least 1"))
+	}
+	for name, d := range map[string]time.Duration{
+		"sticky TTL": c.StickyTTL, "lease TTL": c.LeaseTTL, "first-byte timeout": c.FirstByteTimeout,
+		"non-stream timeout": c.NonStreamTimeout, "stream idle timeout": c.StreamIdleTimeout, "publish timeout": c.PublishTimeout,
+	} {
+		if d <= 0 {
+			errs = append(errs, fmt.Errorf("%s must be positive", name))
+		}
+	}
 	return errors.Join(errs...)
 }
 
@@ -91,7 +133,12 @@ type Deps struct {
 	Registry *prometheus.Registry
 	// Ready are extra readiness checks (the workers' catch-up in `serve`).
 	Ready []ReadyCheck
+	// Prices prices usage at the time of each request.
+	Prices Prices
 }
+
+// Prices gives the price table in force.
+type Prices interface{ Current() *pricing.Table }
 
 // ReadyCheck reports why this process is not ready, or nil.
 type ReadyCheck struct {
@@ -112,7 +159,12 @@ type Server struct {
 	catalog *Catalog
 	echo    *echo.Echo
 	// box seals and opens upstream credentials.
-	box *secrets.Box
+	box       *secrets.Box
+	upstreams *upstreams.Pool
+	prices    Prices
+	spool     *spool
+	// unpricedSeen remembers models logged once as unpriced.
+	unpricedSeen sync.Map
 	// dummyHash keeps a login for an unknown user as slow as one for a
 	// known user.
 	dummyHash []byte
@@ -131,13 +183,29 @@ func New(cfg Config, d Deps) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	pool, err := upstreams.NewPool(upstreams.Defaults())
+	if err != nil {
+		return nil, err
+	}
+	prices := d.Prices
+	if prices == nil {
+		prices = builtinPrices{pricing.Builtin()}
+	}
+	sp, err := newSpool(cfg.SpoolDir, d.JS, d.Log)
+	if err != nil {
+		return nil, fmt.Errorf("spool %s: %w", cfg.SpoolDir, err)
+	}
 	s := &Server{
 		cfg: cfg, nc: d.NC, js: d.JS, store: d.Store, log: d.Log, reg: d.Registry, ready: d.Ready,
 		metrics:   newMetrics(d.Registry),
 		catalog:   NewCatalog(d.Log),
 		dummyHash: dummy,
 		box:       box,
+		upstreams: pool,
+		prices:    prices,
+		spool:     sp,
 	}
+	s.metrics.spoolDepth(d.Registry, sp.Depth)
 	s.echo = s.routes()
 	return s, nil
 }
@@ -153,6 +221,7 @@ func (s *Server) Catalog() *Catalog { return s.catalog }
 func (s *Server) Start(ctx context.Context) error {
 	errc := make(chan error, 1)
 	go func() { errc <- s.catalog.Run(ctx, s.js) }()
+	go s.spool.run(ctx)
 	select {
 	case <-s.catalog.Ready():
 		return nil
@@ -192,5 +261,14 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		err = srv.Close()
 	}
 	<-errc
+	s.upstreams.Close()
+	// Whatever was spooled and can go now goes before the process exits.
+	fctx, fcancel := context.WithTimeout(context.Background(), 5*time.Second)
+	s.spool.flush(fctx)
+	fcancel()
 	return err
 }
+
+type builtinPrices struct{ t *pricing.Table }
+
+func (b builtinPrices) Current() *pricing.Table { return b.t }

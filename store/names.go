@@ -39,3 +39,70 @@ const (
 	ProjectionState  = "state"
 	ProjectionUsage  = "usage"
 )
+
+// Request-time scheduling state (admission.go, leases.go, scheduler.go,
+// sticky.go). All of it lives under RuntimePrefix with TTLs, so rebuilds
+// leave it alone and nothing accumulates.
+
+// keyLeases is a sorted set of the key's in-flight requests: member =
+// request id, score = lease expiry (unix ms).
+func keyLeases(keyID string) string { return RuntimePrefix + "lease:key:" + keyID }
+
+// accountLeases is keyLeases for an upstream account.
+func accountLeases(accountID string) string { return RuntimePrefix + "lease:acct:" + accountID }
+
+// keyWindow is the sliding log of the key's admitted requests: member =
+// request id, score = admission time (unix ms).
+func keyWindow(keyID string) string { return RuntimePrefix + "window:key:" + keyID }
+
+// lastUsed is the least-recently-used order of one platform's accounts:
+// member = account id, score = last use (unix ms).
+func lastUsed(platform string) string { return RuntimePrefix + "lru:" + platform }
+
+// stickyBinding holds the account id a session is bound to.
+func stickyBinding(stickyKey string) string { return RuntimePrefix + "sticky:" + stickyKey }
+
+// Listing indexes of the admin API (lists.go). Read models, rebuilt from
+// CONFIG like the documents they index.
+
+// keysText maps every key id (deleted ones too) to its lowercased search text.
+func (s *Store) keysText() string { return s.prefix + "keys:text" }
+
+// accountsAllOf orders a platform's accounts, deleted ones included, by
+// creation; accountsOf holds only the live ones.
+func (s *Store) accountsAllOf(p string) string { return s.prefix + "accounts:" + p + ":all" }
+
+// accountsText maps a platform's account ids to their lowercased search text.
+func (s *Store) accountsText(p string) string { return s.prefix + "accounts:" + p + ":text" }
+
+// Usage statistics (stats.go, spend.go): read models of the usage
+// projection, rebuilt from USAGE. Ids come last in each name: a model name
+// may hold any character.
+
+// statsBucket is the hash of the counters of one bucket of one id
+// (projections.Delta: dimension, granularity, label, id).
+func (s *Store) statsBucket(dim, gran, label, id string) string {
+	return s.prefix + "st:" + dim + ":" + gran + ":" + label + ":" + id
+}
+
+// statsIDs is the set of ids of a dimension with usage in one day bucket or
+// in all time.
+func (s *Store) statsIDs(dim, gran, label string) string {
+	return s.prefix + "stids:" + dim + ":" + gran + ":" + label
+}
+
+// statsModels is the set of models one key or account has used.
+func (s *Store) statsModels(dim, id string) string { return s.prefix + "stmodels:" + dim + ":" + id }
+
+// spendMinutes is the cost of one key or account per minute of one UTC
+// hour (hour: Unix hours); field = the minute of the hour, 0-59.
+func (s *Store) spendMinutes(dim, id, hour string) string {
+	return s.prefix + "spend:" + dim + ":" + id + ":" + hour
+}
+
+// rateSeconds counts requests and tokens per second of one minute (minute:
+// Unix minutes); fields "requests:<second>" and "tokens:<second>".
+func (s *Store) rateSeconds(minute string) string { return s.prefix + "rate:" + minute }
+
+// usageMeta holds facts about the usage projection itself (field "tz").
+func (s *Store) usageMeta() string { return s.prefix + "usagemeta" }

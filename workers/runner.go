@@ -202,4 +202,3 @@ func seqOf(m jetstream.Msg) uint64 {
 	}
 	return meta.Sequence.Stream
 }
-

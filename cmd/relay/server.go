@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strconv"
 	"sync"
 	"time"
@@ -24,6 +25,7 @@ import (
 	"relay/edge"
 	"relay/edge/secrets"
 	"relay/events/streams"
+	"relay/projections/pricing"
 	"relay/store"
 	"relay/workers"
 )
@@ -165,6 +167,18 @@ func runServer(ctx context.Context, role string, args []string, getenv func(stri
 
 	ecfg := edge.Defaults()
 	ecfg.Addr, ecfg.BodyLimit, ecfg.ShutdownGrace = addr, cfg.BodyLimit, cfg.ShutdownGrace
+	ecfg.MaxRetries, ecfg.StickyTTL = cfg.MaxRetries, cfg.StickyTTL
+	ecfg.SpoolDir = filepath.Join(cfg.DataDir, "spool")
+	wcfg := pricing.DefaultWatchConfig()
+	wcfg.Path = cfg.PricingFile
+	wcfg.OnError = func(err error) {
+		log.Error().Err(err).Msg("PRICING_FILE not reloaded; the previous table stays in force")
+	}
+	prices, err := pricing.NewWatcher(wcfg)
+	if err != nil {
+		return usageError{fmt.Errorf("PRICING_FILE: %w", err)}
+	}
+	go prices.Run(ctx)
 	jwtSecret := cfg.JWTSecret
 	if jwtSecret == "" {
 		if jwtSecret, err = secretFromDataDir(cfg.DataDir, "jwt_secret"); err != nil {
@@ -181,7 +195,7 @@ func runServer(ctx context.Context, role string, args []string, getenv func(stri
 	if ecfg.EncryptionKey, err = secrets.ParseKey(encKey); err != nil {
 		return usageError{fmt.Errorf("ENCRYPTION_KEY: %w", err)}
 	}
-	srv, err := edge.New(ecfg, edge.Deps{NC: nc, JS: js, Store: st, Log: log, Registry: reg, Ready: ready})
+	srv, err := edge.New(ecfg, edge.Deps{NC: nc, JS: js, Store: st, Log: log, Registry: reg, Ready: ready, Prices: prices})
 	if err != nil {
 		return usageError{err}
 	}

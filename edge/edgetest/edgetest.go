@@ -88,7 +88,8 @@ func Start(t testing.TB, b redistest.Backend, o Options) *Env {
 	cfg := edge.Defaults()
 	cfg.Addr = "127.0.0.1:0"
 	cfg.JWTSecret = []byte("edgetest-jwt-secret-0123456789abcdef")
-	cfg.EncryptionKey = []byte("edgetest-encryption-key-32-bytes")
+	cfg.EncryptionKey = []byte(EncryptionKey)
+	cfg.SpoolDir = t.TempDir()
 	cfg.BcryptCost = bcrypt.MinCost
 	if o.Edge != nil {
 		o.Edge(&cfg)

@@ -1,0 +1,49 @@
+package edge
+
+import (
+	"relay/edge/clientreq"
+	"relay/edge/usage"
+	"relay/events"
+)
+
+// relayRoute is what differs between the Claude and the Codex relay routes.
+type relayRoute struct {
+	// platform is the usage platform and the key permission it needs.
+	platform string
+	// accountPlatform is the platform of the accounts that serve it.
+	accountPlatform string
+	// upstreamPath is appended to an account's apiUrl (unless it already
+	// ends with it).
+	upstreamPath string
+	dialect      usage.Dialect
+	parse        func([]byte) (clientreq.Request, error)
+}
+
+// Usage platforms, also the permissions a key needs.
+const (
+	platformClaude = "claude"
+	platformCodex  = "codex"
+)
+
+var (
+	claudeMessages = relayRoute{
+		platform: platformClaude, accountPlatform: events.PlatformClaudeConsole,
+		upstreamPath: "/v1/messages", dialect: usage.Anthropic, parse: clientreq.ParseClaude,
+	}
+	claudeCountTokens = relayRoute{
+		platform: platformClaude, accountPlatform: events.PlatformClaudeConsole,
+		upstreamPath: "/v1/messages/count_tokens", dialect: usage.Anthropic, parse: clientreq.ParseClaude,
+	}
+	codexResponses = relayRoute{
+		platform: platformCodex, accountPlatform: events.PlatformCodex,
+		upstreamPath: "/responses", dialect: usage.OpenAI, parse: clientreq.ParseOpenAI,
+	}
+)
+
+// dedicatedAccount returns the account a key is bound to on this route.
+func (r relayRoute) dedicatedAccount(k events.Key) string {
+	if r.platform == platformClaude {
+		return k.ClaudeConsoleAccountID
+	}
+	return k.CodexAccountID
+}

@@ -1,0 +1,70 @@
+package edge
+
+import (
+	"context"
+	"time"
+
+	"relay/events"
+	"relay/events/streams"
+	"relay/projections/pricing"
+)
+
+// publishUsage completes the usage event and stores it: acknowledged by
+// JetStream, or spooled to disk when NATS cannot take it, to be published
+// later with the same id. It runs once per request.
+func (x *exchange) publishUsage() {
+	if x.published {
+		return
+	}
+	x.published = true
+	s := x.s
+	now := time.Now()
+	u := &x.u
+	u.Time = x.start.UTC()
+	u.DurationMs = now.Sub(x.start).Milliseconds()
+	if !x.firstByte.IsZero() {
+		u.TTFTMs = x.firstByte.Sub(x.start).Milliseconds()
+	}
+	if u.Status == 0 {
+		u.Status = 200
+	}
+	model := u.UpstreamModel
+	if model == "" {
+		model = u.Model
+	}
+	if u.Outcome != events.OutcomeRefused && u.Outcome != events.OutcomeNoAccount {
+		u.CostMicros, u.Priced = s.prices.Current().Cost(model, u.Tokens)
+		u.Cost = pricing.MicrosToUSD(u.CostMicros)
+		if !u.Priced {
+			s.unpricedOnce(model)
+		}
+	} else {
+		u.Priced = true
+	}
+	env, err := events.NewWithID(x.id, events.UsageRecorded, x.start, "key:"+x.key.ID, x.id, u)
+	if err != nil {
+		s.log.Error().Err(err).Str("requestId", x.id).Msg("usage event not built")
+		return
+	}
+	subject := events.UsageSubject(x.rt.platform, x.key.ID)
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.PublishTimeout)
+	defer cancel()
+	if _, err := streams.Publish(ctx, s.js, subject, env, nil); err != nil {
+		if serr := s.spool.put(subject, env); serr != nil {
+			s.log.Error().Err(err).AnErr("spoolError", serr).Str("requestId", x.id).Msg("usage event lost: neither published nor spooled")
+			return
+		}
+		s.log.Warn().Err(err).Str("requestId", x.id).Msg("usage event spooled: NATS did not acknowledge it")
+	} else {
+		s.metrics.eventsPublished.WithLabelValues(env.Type).Inc()
+	}
+	s.metrics.usagePublishSeconds.Observe(time.Since(now).Seconds())
+}
+
+// unpricedOnce logs a model without a price once per process.
+func (s *Server) unpricedOnce(model string) {
+	s.metrics.unpriced.WithLabelValues(model).Inc()
+	if _, seen := s.unpricedSeen.LoadOrStore(model, true); !seen {
+		s.log.Warn().Str("model", model).Msg("model has no price: usage recorded with priced=false and cost 0; add it to PRICING_FILE")
+	}
+}

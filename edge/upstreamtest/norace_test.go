@@ -1,0 +1,5 @@
+//go:build !race
+
+package upstreamtest
+
+const raceEnabled = false
