@@ -6,6 +6,12 @@
 // /v1/responses (OpenAI Responses), with the event sequences and usage
 // fields of the real APIs, flushing after every SSE event.
 //
+//	up := upstreamtest.New(t) // closed when t ends; up.URL is an account's apiUrl
+//	up.Enqueue(upstreamtest.RateLimited(30*time.Second, time.Time{}),
+//		upstreamtest.Reply{Text: "hi", Usage: upstreamtest.Usage{InputTokens: 10, OutputTokens: 2}})
+//	... drive relay ...
+//	r := up.WaitCanceled(t, 1, time.Second) // the client's disconnect reached us
+//
 // What each request gets is a Reply: the answer text and exact usage
 // figures, or a scripted fault (an error status with headers, a hang-up,
 // a stall, a cut, an error event, delays, a trickle). A request takes the

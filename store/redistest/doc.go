@@ -12,8 +12,8 @@
 //	}
 //
 // The real backend is one redis-server per test binary, started lazily on a
-// free loopback port and stopped by Main (and, on Linux, killed by the
-// kernel if the test binary dies first). Parallel tests of one binary each
+// free loopback port and stopped by Main or StopShared (and, on Linux,
+// killed by the kernel if the test binary dies first, however it dies). Parallel tests of one binary each
 // get their own logical database of it. REDIS_TEST_URL points the real
 // backend at an external, disposable server instead. Without redis-server
 // on PATH the real backend is skipped, or fails the test when CI is set.
