@@ -10,5 +10,6 @@
 //
 // Imports: relay/events (and its subpackages), relay/projections (and its
 // subpackages), relay/store, Echo, nats.go, zerolog, golang-jwt, bcrypt and
-// the Prometheus client. Never relay/workers.
+// the Prometheus client, and github.com/swaggo/files/v2 for the Swagger UI
+// assets. Never relay/workers.
 package edge

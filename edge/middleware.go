@@ -44,14 +44,19 @@ func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
 		c.Set(ctxLogger, &l)
 		c.SetRequest(c.Request().WithContext(l.WithContext(c.Request().Context())))
 		defer func() {
+			aborted := false
 			if r := recover(); r != nil {
-				if r == http.ErrAbortHandler {
-					panic(r)
+				if r != http.ErrAbortHandler {
+					l.Error().Str("panic", fmt.Sprint(r)).Msg("handler panicked")
+					err = newError(KindInternal, "internal error")
+				} else {
+					// A stream that broke mid-way: log it like any request,
+					// then let net/http abort the connection.
+					aborted = true
+					defer panic(r)
 				}
-				l.Error().Str("panic", fmt.Sprint(r)).Msg("handler panicked")
-				err = newError(KindInternal, "internal error")
 			}
-			if err != nil {
+			if err != nil && !aborted {
 				c.Error(err)
 			}
 			route := c.Path()
@@ -72,7 +77,7 @@ func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
 			}
 			ev.Str("method", c.Request().Method).Str("route", route).Int("status", status).
 				Int64("bytes", c.Response().Size).Dur("duration", time.Since(start)).
-				Str("remote", c.RealIP()).Msg("request")
+				Str("remote", c.RealIP()).Bool("aborted", aborted).Msg("request")
 		}()
 		return next(c)
 	}

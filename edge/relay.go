@@ -3,7 +3,6 @@ package edge
 import (
 	"context"
 	"errors"
-	"io"
 	"net/http"
 	"sync/atomic"
 	"time"
@@ -83,16 +82,12 @@ func (x *exchange) fail(err error) {
 
 func (x *exchange) run() error {
 	s, c := x.s, x.c
-	body, err := io.ReadAll(c.Request().Body)
+	body, err := readRequestBody(c)
 	if err != nil {
-		var he *echo.HTTPError
-		if errors.As(err, &he) && he.Code == http.StatusRequestEntityTooLarge {
-			return refuse(KindTooLarge, "body_too_large", "request body too large")
+		if err == errBodyTooLarge {
+			return &refusal{err: errBodyTooLarge, reason: "body_too_large"}
 		}
-		if c.Request().Context().Err() != nil {
-			x.u.Outcome = events.OutcomeClientClosed
-		}
-		return refuse(KindInvalid, "body_unreadable", "could not read the request body")
+		return &refusal{err: errBodyUnreadable, reason: "body_unreadable"}
 	}
 	x.body = body
 	req, err := x.rt.parse(body)
@@ -123,7 +118,7 @@ func (x *exchange) run() error {
 func (x *exchange) relayWithFailover(ctx context.Context) error {
 	s := x.s
 	tried := map[string]bool{}
-	cands, excluded := s.candidates(x.rt, x.key, x.req.Model, tried, x.start)
+	cands, excluded := s.candidates(ctx, x.rt, x.key, x.req.Model, tried, x.start)
 	x.u.Excluded = excluded
 	adm := store.Admission{
 		KeyID: x.key.ID, RequestID: x.id, Now: x.start, LeaseTTL: s.cfg.LeaseTTL,
@@ -157,7 +152,9 @@ func (x *exchange) relayWithFailover(ctx context.Context) error {
 	for n := 1; ; n++ {
 		if errors.Is(err, store.ErrNoAccount) {
 			x.exclude(chosen.Busy, reasonBusy)
-			if last != nil {
+			if n > 1 {
+				// Earlier attempts failed and no account is left: answer
+				// with what the last one got.
 				return x.passFailure(last, lastErr)
 			}
 			x.u.Outcome = events.OutcomeNoAccount
@@ -212,7 +209,7 @@ func (x *exchange) relayWithFailover(ctx context.Context) error {
 		if n >= s.cfg.MaxRetries {
 			return x.passFailure(last, lastErr)
 		}
-		cands, excluded = s.candidates(x.rt, x.key, x.req.Model, tried, time.Now())
+		cands, excluded = s.candidates(ctx, x.rt, x.key, x.req.Model, tried, time.Now())
 		x.mergeExcluded(excluded)
 		if len(cands) == 0 {
 			err = store.ErrNoAccount

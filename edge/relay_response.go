@@ -119,7 +119,12 @@ var readerPool = sync.Pool{New: func() any { return usage.NewReader(nil, 0) }}
 // not recorded.
 func (x *exchange) stream(ctx context.Context, a *attempt) error {
 	w := x.c.Response()
+	// A client that stops reading must not hold the stream, its leases and
+	// its goroutine forever: every write has the idle timeout to complete.
+	rc := http.NewResponseController(w)
+	writeBy := func() { _ = rc.SetWriteDeadline(time.Now().Add(x.s.cfg.StreamIdleTimeout)) }
 	copyHeader(w.Header(), a.resp.Header)
+	writeBy()
 	w.WriteHeader(a.resp.StatusCode)
 	w.Flush()
 	idle := newIdleReader(a.resp.Body, x.s.cfg.StreamIdleTimeout, a.cancel)
@@ -142,10 +147,11 @@ func (x *exchange) stream(ctx context.Context, a *attempt) error {
 				x.publishUsage()
 			}
 			if !clientGone {
+				writeBy()
 				if _, werr := w.Write(ev); werr != nil {
 					clientGone = true
-				} else {
-					w.Flush()
+				} else if ferr := rc.Flush(); ferr != nil {
+					clientGone = true
 				}
 			}
 		}
@@ -169,12 +175,16 @@ func (x *exchange) stream(ctx context.Context, a *attempt) error {
 		// faking a clean end.
 		x.u.Outcome = events.OutcomeUpstreamError
 		msg := "upstream stream ended unexpectedly"
-		if idle.fired() {
+		switch {
+		case idle.fired():
 			x.u.Outcome, msg = events.OutcomeTimeout, "upstream stream stalled"
+		case x.s.halted.Err() != nil:
+			msg = "relay is shutting down; retry the request"
 		}
 		x.publishUsage()
+		writeBy()
 		_, _ = w.Write(errorEvent(x.rt.dialect, msg))
-		w.Flush()
+		_ = rc.Flush()
 		panic(http.ErrAbortHandler)
 	}
 }

@@ -1,6 +1,8 @@
 package edge
 
 import (
+	"context"
+	"slices"
 	"time"
 
 	"relay/events"
@@ -23,9 +25,10 @@ const (
 // and why the others of the platform may not. A key bound to a dedicated
 // account is served by that account only: an admin who binds a key means
 // it, and silently spending a shared pool's quota would surprise them.
-func (s *Server) candidates(rt relayRoute, k projections.KeyView, model string, tried map[string]bool, now time.Time) ([]store.Candidate, []events.Exclusion) {
+func (s *Server) candidates(ctx context.Context, rt relayRoute, k projections.KeyView, model string, tried map[string]bool, now time.Time) ([]store.Candidate, []events.Exclusion) {
 	var out []store.Candidate
 	var excluded []events.Exclusion
+	var quotaed []string
 	dedicated := rt.dedicatedAccount(k.Key)
 	s.catalog.Read(func(cat *projections.Catalog) {
 		consider := func(a projections.AccountView) {
@@ -36,6 +39,9 @@ func (s *Server) candidates(rt relayRoute, k projections.KeyView, model string, 
 			if tried[a.ID] {
 				excluded = append(excluded, events.Exclusion{AccountID: a.ID, Reason: reasonTried})
 				return
+			}
+			if a.DailyQuotaMicros > 0 {
+				quotaed = append(quotaed, a.ID)
 			}
 			out = append(out, store.Candidate{ID: a.ID, Priority: a.Priority, MaxConcurrency: a.MaxConcurrency})
 		}
@@ -56,6 +62,15 @@ func (s *Server) candidates(rt relayRoute, k projections.KeyView, model string, 
 			}
 			consider(a)
 		}
+	})
+	if len(quotaed) == 0 {
+		return out, excluded
+	}
+	// Spend is read outside the catalog lock.
+	over := s.dropOverQuota(ctx, quotaed, now)
+	excluded = append(excluded, over...)
+	out = slices.DeleteFunc(out, func(c store.Candidate) bool {
+		return slices.ContainsFunc(over, func(e events.Exclusion) bool { return e.AccountID == c.ID })
 	})
 	return out, excluded
 }

@@ -83,7 +83,9 @@ func (x *exchange) send(ctx context.Context, a projections.AccountView, body []b
 		return nil, err
 	}
 	in := x.c.Request()
-	actx, cancel := context.WithCancel(ctx)
+	actx, cancelCall := context.WithCancel(ctx)
+	stopHalt := context.AfterFunc(s.halted, cancelCall)
+	cancel := func() { stopHalt(); cancelCall() }
 	req, err := http.NewRequestWithContext(actx, http.MethodPost, upstreamURL(a.APIURL, x.rt.upstreamPath, in.URL.RawQuery), bytes.NewReader(body))
 	if err != nil {
 		cancel()

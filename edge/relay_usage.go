@@ -49,7 +49,8 @@ func (x *exchange) publishUsage() {
 	subject := events.UsageSubject(x.rt.platform, x.key.ID)
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.PublishTimeout)
 	defer cancel()
-	if _, err := streams.Publish(ctx, s.js, subject, env, nil); err != nil {
+	seq, err := streams.Publish(ctx, s.js, subject, env, nil)
+	if err != nil {
 		if serr := s.spool.put(subject, env); serr != nil {
 			s.log.Error().Err(err).AnErr("spoolError", serr).Str("requestId", x.id).Msg("usage event lost: neither published nor spooled")
 			return
@@ -57,6 +58,9 @@ func (x *exchange) publishUsage() {
 		s.log.Warn().Err(err).Str("requestId", x.id).Msg("usage event spooled: NATS did not acknowledge it")
 	} else {
 		s.metrics.eventsPublished.WithLabelValues(env.Type).Inc()
+		if u.CostMicros > 0 {
+			s.spendLag.add(seq, now)
+		}
 	}
 	s.metrics.usagePublishSeconds.Observe(time.Since(now).Seconds())
 }

@@ -25,15 +25,33 @@ const maxJSONDepth = 32
 // fields, trailing data and excessive nesting, with a message that names the
 // offending field.
 func decodeJSON(c echo.Context, v any) error {
-	body, err := io.ReadAll(c.Request().Body)
+	body, err := readRequestBody(c)
 	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return newError(KindTooLarge, "request body too large")
-		}
-		return newError(KindInvalid, "could not read request body")
+		return err
 	}
 	return unmarshalStrict(body, v)
+}
+
+// errBodyTooLarge and errBodyUnreadable are the answers of readRequestBody.
+var (
+	errBodyTooLarge   = newError(KindTooLarge, "request body too large")
+	errBodyUnreadable = newError(KindInvalid, "could not read the request body")
+)
+
+// readRequestBody reads the request body within the body limit. A body over the
+// limit, declared or chunked, is refused with 413 after reading at most the
+// limit.
+func readRequestBody(c echo.Context) ([]byte, error) {
+	body, err := io.ReadAll(c.Request().Body)
+	if err == nil {
+		return body, nil
+	}
+	var mbe *http.MaxBytesError
+	var he *echo.HTTPError
+	if errors.As(err, &mbe) || (errors.As(err, &he) && he.Code == http.StatusRequestEntityTooLarge) {
+		return nil, errBodyTooLarge
+	}
+	return nil, errBodyUnreadable
 }
 
 func unmarshalStrict(body []byte, v any) error {

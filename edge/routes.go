@@ -10,12 +10,16 @@ func (s *Server) routes() *echo.Echo {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.handleError
+	// Client addresses (login throttling, logs) come from the connection:
+	// X-Forwarded-For and X-Real-IP are anyone's to forge.
+	e.IPExtractor = echo.ExtractIPDirect()
 	e.Use(s.observe)
 	e.Use(middleware.BodyLimit(bodyLimitText(s.cfg.BodyLimit)))
 
 	e.GET("/health", s.health)
 	e.GET("/ready", s.readiness)
 	e.GET("/metrics", s.metricsHandler())
+	s.docsRoutes(e)
 
 	// The relay: what coding agents call.
 	e.POST("/api/v1/messages", s.relay(claudeMessages))
@@ -30,5 +34,9 @@ func (s *Server) routes() *echo.Echo {
 	admin := v2.Group("", s.requireAdmin)
 	admin.GET("/auth/me", s.me)
 	admin.POST("/auth/change-password", s.changePassword)
+	s.statsRoutes(admin)
+	s.keyRoutes(admin)
+	s.accountRoutes(admin)
+	s.auditRoutes(admin)
 	return e
 }

@@ -65,6 +65,13 @@ type Config struct {
 	PublishTimeout time.Duration
 	// SpoolDir keeps usage events NATS could not take ("" = no spool).
 	SpoolDir string
+	// Location is the time zone of daily and weekly cost limits (TZ).
+	Location *time.Location
+	// QuotaCacheFor is how long an account's spend reading is reused
+	// between requests: quotas are soft limits on projected spend, and
+	// reading Redis for every quota'd account on every request would cost
+	// more than the precision buys.
+	QuotaCacheFor time.Duration
 }
 
 // Defaults returns the documented defaults.
@@ -85,7 +92,9 @@ func Defaults() Config {
 		FirstByteTimeout:  2 * time.Minute,
 		NonStreamTimeout:  10 * time.Minute,
 		StreamIdleTimeout: 2 * time.Minute,
-		PublishTimeout:    5 * time.Second,
+		PublishTimeout:    2 * time.Second,
+		Location:          time.UTC,
+		QuotaCacheFor:     time.Second,
 	}
 }
 
@@ -109,6 +118,9 @@ func (c Config) Validate() error {
 	}
 	if c.BodyLimit <= 0 {
 		errs = append(errs, errors.New("body limit must be positive"))
+	}
+	if c.Location == nil {
+		errs = append(errs, errors.New("time zone must be set"))
 	}
 	if c.MaxRetries < 1 {
 		errs = append(errs, errors.New("MAX_RETRIES must be at least 1"))
@@ -165,6 +177,13 @@ type Server struct {
 	spool     *spool
 	// unpricedSeen remembers models logged once as unpriced.
 	unpricedSeen sync.Map
+	// halted ends when the shutdown grace is nearly over: upstream calls
+	// still running are cancelled so their streams end cleanly.
+	halted      context.Context
+	haltStreams context.CancelFunc
+	// spendLag tracks this edge's usage events not yet counted.
+	spendLag lagTracker
+	quotas   quotaCache
 	// dummyHash keeps a login for an unknown user as slow as one for a
 	// known user.
 	dummyHash []byte
@@ -206,6 +225,7 @@ func New(cfg Config, d Deps) (*Server, error) {
 		spool:     sp,
 	}
 	s.metrics.spoolDepth(d.Registry, sp.Depth)
+	s.halted, s.haltStreams = context.WithCancel(context.Background())
 	s.echo = s.routes()
 	return s, nil
 }
@@ -253,6 +273,14 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		return err
 	case <-ctx.Done():
 	}
+	// Streams still running shortly before the grace ends are ended by
+	// relay, with an error event and their usage recorded, rather than cut
+	// by closing their connections.
+	halt := time.AfterFunc(s.cfg.ShutdownGrace*9/10, func() {
+		s.log.Warn().Msg("shutdown grace nearly over: ending the streams still running")
+		s.haltStreams()
+	})
+	defer halt.Stop()
 	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownGrace)
 	defer cancel()
 	err := srv.Shutdown(sctx)

@@ -36,13 +36,17 @@ func ApplyAccount(v AccountView, env events.Envelope) (AccountView, error) {
 		v = AccountView{Account: *d, CreatedAt: env.Time, UpdatedAt: env.Time, CreatedSeq: env.Seq}
 	case *events.AccountUpdatedData:
 		// supportedModels and proxy are replaced whole when sent: merging
-		// two maps would keep mappings the admin removed.
+		// would keep mappings or proxy credentials the admin removed.
 		var probe struct {
 			SupportedModels json.RawMessage `json:"supportedModels"`
+			Proxy           json.RawMessage `json:"proxy"`
 		}
 		_ = json.Unmarshal(d.Changes, &probe)
 		if probe.SupportedModels != nil {
 			v.SupportedModels = nil
+		}
+		if probe.Proxy != nil {
+			v.Proxy = nil
 		}
 		if err := json.Unmarshal(d.Changes, &v.Account); err != nil {
 			return v, fmt.Errorf("account.updated %s: %w", d.ID, err)

@@ -9,9 +9,11 @@ import (
 )
 
 // Op is one Redis write of a projection. Ops are applied by one script
-// together with the projection's checkpoint, all or nothing.
+// together with the projection's checkpoint, all or nothing. HMAX and HMIN
+// keep the larger (smaller) of a hash field and a number; HINCRBYM is
+// HINCRBY of several fields of one hash: key f1 n1 f2 n2 ...
 type Op struct {
-	Cmd  string // SET, DEL, HSET, HINCRBY, HMAX, ZADD, ZREM, SADD, SREM, EXPIRE
+	Cmd  string // SET, DEL, HSET, HINCRBY, HINCRBYM, HMAX, HMIN, ZADD, ZREM, SADD, SREM, EXPIRE, PEXPIREAT
 	Args []any  // the key first, then the command's arguments
 }
 
@@ -21,13 +23,21 @@ type Op struct {
 // several workers share one consumer: whatever order redeliveries come in,
 // each sequence is applied exactly once. Keys are passed in ARGV because the
 // set of keys depends on the event; relay targets a single Redis, not Cluster.
+//
+// ARGV[2], when not empty, is the generation the keys belong to: the script
+// writes nothing and returns -1 unless the generation pointer (KEYS[3])
+// still names it, so a write prepared before `relay rebuild` switched
+// generations never lands in either.
 var applyScript = redis.NewScript(`
+if ARGV[2] ~= '' and (redis.call('GET', KEYS[3]) or '0') ~= ARGV[2] then
+  return -1
+end
 local seq = tonumber(ARGV[1])
 local wm = tonumber(redis.call('GET', KEYS[1]) or '0')
 if seq <= wm or redis.call('SISMEMBER', KEYS[2], ARGV[1]) == 1 then
   return 0
 end
-local i = 2
+local i = 3
 local n = #ARGV
 while i <= n do
   local cmd = ARGV[i]
@@ -37,8 +47,14 @@ while i <= n do
   if cmd == 'HMAX' then
     local cur = tonumber(redis.call('HGET', args[1], args[2]) or '-1')
     if tonumber(args[3]) > cur then redis.call('HSET', args[1], args[2], args[3]) end
+  elseif cmd == 'HMIN' then
+    local cur = redis.call('HGET', args[1], args[2])
+    if not cur or tonumber(args[3]) < tonumber(cur) then redis.call('HSET', args[1], args[2], args[3]) end
+  elseif cmd == 'HINCRBYM' then
+    for j = 2, argc - 1, 2 do redis.call('HINCRBY', args[1], args[j], args[j+1]) end
   elseif cmd == 'SET' or cmd == 'DEL' or cmd == 'HSET' or cmd == 'HINCRBY' or cmd == 'HDEL'
-      or cmd == 'ZADD' or cmd == 'ZREM' or cmd == 'SADD' or cmd == 'SREM' or cmd == 'EXPIRE' then
+      or cmd == 'ZADD' or cmd == 'ZREM' or cmd == 'SADD' or cmd == 'SREM' or cmd == 'EXPIRE'
+      or cmd == 'PEXPIREAT' then
     redis.call(cmd, unpack(args))
   else
     return redis.error_reply('store: op not allowed: ' .. cmd)
@@ -58,16 +74,33 @@ return 1
 // Apply performs ops for the event at seq of projection, atomically with the
 // projection's checkpoint. It reports false when seq was applied before, in
 // which case nothing was written.
+//
+// A store following the live generation returns ErrGenerationMoved, having
+// written nothing, when ops were prepared for another generation or the
+// generation switched meanwhile: the caller prepares them again.
 func (s *Store) Apply(ctx context.Context, projection string, seq uint64, ops []Op) (bool, error) {
-	argv := make([]any, 0, 1+len(ops)*4)
-	argv = append(argv, strconv.FormatUint(seq, 10))
+	v := s.view() // one generation for the checkpoint and the check
+	gen := ""
+	if s.follow != nil {
+		if err := s.ownsOps(v, ops); err != nil {
+			return false, err
+		}
+		gen = strconv.FormatUint(v.n, 10)
+	}
+	argv := make([]any, 0, 2+len(ops)*4)
+	argv = append(argv, strconv.FormatUint(seq, 10), gen)
 	for _, op := range ops {
 		argv = append(argv, op.Cmd, len(op.Args))
 		argv = append(argv, op.Args...)
 	}
-	n, err := applyScript.Run(ctx, s.rdb, []string{s.checkpoint(projection), s.pending(projection)}, argv...).Int()
+	keys := []string{checkpointKey(v.prefix, projection), pendingKey(v.prefix, projection), s.genPointer()}
+	n, err := applyScript.Run(ctx, s.rdb, keys, argv...).Int()
 	if err != nil {
 		return false, fmt.Errorf("store: apply %s@%d: %w", projection, seq, err)
+	}
+	if n < 0 {
+		_ = s.Refresh(ctx) // the retry uses the live generation
+		return false, fmt.Errorf("store: apply %s@%d: %w", projection, seq, ErrGenerationMoved)
 	}
 	return n == 1, nil
 }

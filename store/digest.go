@@ -13,7 +13,8 @@ import (
 // and values, in a canonical order. Two Redis states that project the same
 // events give the same digest.
 func (s *Store) Digest(ctx context.Context) (string, error) {
-	keys, err := s.scan(ctx, s.prefix+"*")
+	prefix := s.prefix()
+	keys, err := s.scan(ctx, prefix)
 	if err != nil {
 		return "", err
 	}
@@ -24,7 +25,7 @@ func (s *Store) Digest(ctx context.Context) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		fmt.Fprintf(h, "%s\x00%s\x00", k[len(s.prefix):], typ)
+		fmt.Fprintf(h, "%s\x00%s\x00", k[len(prefix):], typ)
 		var parts []string
 		switch typ {
 		case "string":
@@ -72,7 +73,7 @@ func (s *Store) Digest(ctx context.Context) (string, error) {
 // Drop deletes every read model under the store's prefix; request-time state
 // is left alone.
 func (s *Store) Drop(ctx context.Context) (int, error) {
-	keys, err := s.scan(ctx, s.prefix+"*")
+	keys, err := s.scan(ctx, s.prefix())
 	if err != nil {
 		return 0, err
 	}
@@ -84,15 +85,22 @@ func (s *Store) Drop(ctx context.Context) (int, error) {
 	return len(keys), nil
 }
 
-func (s *Store) scan(ctx context.Context, match string) ([]string, error) {
+// scan returns the read-model keys under prefix, sorted, without the
+// generation bookkeeping and other generations that share generation 0's
+// prefix.
+func (s *Store) scan(ctx context.Context, prefix string) ([]string, error) {
 	var keys []string
 	var cursor uint64
 	for {
-		batch, next, err := s.rdb.Scan(ctx, cursor, match, 1000).Result()
+		batch, next, err := s.rdb.Scan(ctx, cursor, prefix+"*", 1000).Result()
 		if err != nil {
 			return nil, err
 		}
-		keys = append(keys, batch...)
+		for _, k := range batch {
+			if prefix != s.base || !s.reserved(k) {
+				keys = append(keys, k)
+			}
+		}
 		if cursor = next; cursor == 0 {
 			break
 		}

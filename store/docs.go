@@ -45,7 +45,8 @@ func (s *Store) KeyOps(old, v projections.KeyView) ([]Op, error) {
 	if err != nil {
 		return nil, err
 	}
-	ops := []Op{doc, {Cmd: "ZADD", Args: []any{s.keysAll(), v.CreatedSeq, v.ID}}}
+	ops := []Op{doc, {Cmd: "ZADD", Args: []any{s.keysAll(), v.CreatedSeq, v.ID}},
+		{Cmd: "HSET", Args: []any{s.keysText(), v.ID, keySearchText(v)}}}
 	if v.IsDeleted {
 		ops = append(ops, Op{Cmd: "ZREM", Args: []any{s.keysLive(), v.ID}})
 	} else {
@@ -72,7 +73,8 @@ func (s *Store) AccountOps(v projections.AccountView) ([]Op, error) {
 	if err != nil {
 		return nil, err
 	}
-	ops := []Op{doc}
+	ops := []Op{doc, {Cmd: "ZADD", Args: []any{s.accountsAllOf(v.Platform), v.CreatedSeq, v.ID}},
+		{Cmd: "HSET", Args: []any{s.accountsText(v.Platform), v.ID, accountSearchText(v)}}}
 	if v.IsDeleted {
 		ops = append(ops, Op{Cmd: "ZREM", Args: []any{s.accountsOf(v.Platform), v.ID}})
 	} else {

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -15,21 +16,38 @@ var (
 
 // Store reads and writes relay's Redis state.
 type Store struct {
-	rdb    redis.UniversalClient
-	prefix string
+	rdb redis.UniversalClient
+	// base is the versioned prefix of the read models; the generation in
+	// use decides the prefix of each key (generation.go).
+	base string
+	// Exactly one is set: follow for a store that follows the live
+	// generation (New), pinned for one pinned to a generation
+	// (AtGeneration).
+	follow *follower
+	pinned *genView
 }
 
 // New returns a store on rdb with read models under prefix ("" means
-// DefaultPrefix).
+// DefaultPrefix), in the live generation of that prefix: it follows the
+// generation pointer, so a `relay rebuild` switches it over.
 func New(rdb redis.UniversalClient, prefix string) *Store {
 	if prefix == "" {
 		prefix = DefaultPrefix
 	}
-	return &Store{rdb: rdb, prefix: prefix}
+	s := &Store{rdb: rdb, base: prefix, follow: &follower{}}
+	// Generation 0 until the pointer is read: by Ping, or in the
+	// background at first use. Writes check the pointer anyway.
+	s.follow.cur.Store(&genView{prefix: prefix, at: time.Now()})
+	return s
 }
 
-// Prefix returns the read models' prefix.
-func (s *Store) Prefix() string { return s.prefix }
+// Prefix returns the prefix of the read models in the generation in use.
+func (s *Store) Prefix() string { return s.prefix() }
 
-// Ping checks that Redis answers.
-func (s *Store) Ping(ctx context.Context) error { return s.rdb.Ping(ctx).Err() }
+// Ping checks that Redis answers, and reads the live generation.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.rdb.Ping(ctx).Err(); err != nil {
+		return err
+	}
+	return s.Refresh(ctx)
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -45,8 +46,25 @@ func (r *Runner) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	cc, err := cons.Consume(func(m jetstream.Msg) { r.handle(ctx, m) },
-		jetstream.PullMaxMessages(max(2*r.p.InFlight(), 16)),
+	handle := func(m jetstream.Msg) { r.handle(ctx, m) }
+	var inflight sync.WaitGroup
+	if n := r.p.InFlight(); n > 1 {
+		// Events of this projector commute: apply several at once, so the
+		// Redis round trips overlap instead of queueing one by one.
+		slots := make(chan struct{}, min(n, maxParallelApply))
+		handle = func(m jetstream.Msg) {
+			slots <- struct{}{}
+			inflight.Go(func() {
+				defer func() { <-slots }()
+				r.handle(ctx, m)
+			})
+		}
+	}
+	// Pull at most a quarter of what may be unacknowledged, so one worker
+	// never holds every message the consumer may hand out: if it dies, the
+	// others carry on while its messages wait out their AckWait.
+	cc, err := cons.Consume(handle,
+		jetstream.PullMaxMessages(max(r.p.InFlight()/4, 1)),
 		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
 			if !errors.Is(err, jetstream.ErrNoHeartbeat) {
 				r.log.Debug().Err(err).Msg("consume")
@@ -55,11 +73,34 @@ func (r *Runner) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("%s: consume: %w", r.p.Name(), err)
 	}
-	<-ctx.Done()
+	// Readiness follows the checkpoint even when other workers sharing the
+	// consumer apply every event.
+	t := time.NewTicker(250 * time.Millisecond)
+	defer t.Stop()
+	for done := false; !done; {
+		select {
+		case <-ctx.Done():
+			done = true
+		case <-t.C:
+			if !r.caughtUp.Load() {
+				if cp, err := r.store.Checkpoint(ctx, r.p.Name()); err == nil {
+					r.observe(cp)
+				}
+			}
+		}
+	}
 	cc.Drain()
 	<-cc.Closed()
+	inflight.Wait()
 	return nil
 }
+
+// ackWait is how long a delivered event may stay unacknowledged before the
+// server hands it to another worker: a dead worker's events move on after it.
+const ackWait = 10 * time.Second
+
+// maxParallelApply bounds the events one runner applies at once.
+const maxParallelApply = 32
 
 // consumer creates the durable consumer, or recreates it from the Redis
 // checkpoint when Redis has lost what the consumer already acknowledged
@@ -102,7 +143,7 @@ func (r *Runner) consumer(ctx context.Context) (jetstream.Consumer, error) {
 		Durable:       r.durable(),
 		Description:   "relay projector " + r.p.Name(),
 		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       30 * time.Second,
+		AckWait:       ackWait,
 		MaxAckPending: r.p.InFlight(),
 		MaxDeliver:    -1,
 		DeliverPolicy: jetstream.DeliverAllPolicy,

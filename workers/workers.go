@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
+	"relay/projections"
 	"relay/store"
 )
 
@@ -17,10 +18,17 @@ type Group struct {
 	Runners []*Runner
 }
 
-// NewGroup returns runners for every projector of relay.
+// NewGroup returns runners for every projector of relay, with the zero
+// Options.
 func NewGroup(js jetstream.JetStream, st *store.Store, log zerolog.Logger, reg prometheus.Registerer, extra ...Projector) *Group {
+	return NewGroupWith(js, st, log, reg, Options{}, extra...)
+}
+
+// NewGroupWith is NewGroup with options.
+func NewGroupWith(js jetstream.JetStream, st *store.Store, log zerolog.Logger, reg prometheus.Registerer, o Options, extra ...Projector) *Group {
 	m := NewMetrics(reg)
-	ps := append([]Projector{ConfigProjector{Store: st}, StateProjector{Store: st}}, extra...)
+	usage := NewUsageProjector(st, projections.UsageOptions{Loc: o.Location, IsOpus: o.IsOpus}, reg)
+	ps := append([]Projector{ConfigProjector{Store: st}, StateProjector{Store: st}, usage}, extra...)
 	g := &Group{}
 	for _, p := range ps {
 		g.Runners = append(g.Runners, NewRunner(p, js, st, log, m))

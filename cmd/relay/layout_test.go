@@ -31,6 +31,9 @@ var allowedImports = map[string][]string{
 	// Test support and the binary compose everything.
 	"relay/edge/edgetest": {"relay/"},
 	"relay/cmd/relay":     {"relay/"},
+	// The multi-process cluster test (tests only, build tag cluster).
+	"relay/cmd/relay/clustertest": {"relay/"},
+	"relay/cmd/relaybench":        {"relay/"},
 }
 
 func TestImportDirection(t *testing.T) {

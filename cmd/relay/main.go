@@ -22,6 +22,10 @@ commands:
             NATS_URL / REDIS_URL are unset)
   edge      the HTTP edge only (needs NATS_URL, REDIS_URL, JWT_SECRET, ENCRYPTION_KEY)
   worker    the projectors only (needs NATS_URL, REDIS_URL)
+  replay    stream the usage ledger to stdout: raw events, aggregates
+            (--group-by) or a re-pricing (--reprice); relay replay -h
+  rebuild   rebuild every read model from the streams while relay keeps
+            serving, then switch to them (needs REDIS_URL); relay rebuild -h
   help      this text
 
 Configuration comes from the environment; see .env.example.
@@ -45,6 +49,10 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 	switch args[0] {
 	case "serve", "edge", "worker":
 		err = runServer(ctx, args[0], args[1:], getenv, stdout, stderr)
+	case "replay":
+		err = runReplay(ctx, args[1:], getenv, stdout, stderr)
+	case "rebuild":
+		err = runRebuild(ctx, args[1:], getenv, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usageText)
 		return 0

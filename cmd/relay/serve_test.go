@@ -40,7 +40,9 @@ type serveProcess struct {
 	done   chan error
 }
 
-var listenLine = regexp.MustCompile(`relay is listening on (http://\S+)`)
+// listenLine matches the welcome text once it is complete: its last line
+// ("log in:") comes after the address and the admin's password.
+var listenLine = regexp.MustCompile(`(?s)relay is listening on (http://\S+).*log in:`)
 
 func startServe(t *testing.T, env map[string]string) *serveProcess {
 	t.Helper()

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -98,9 +99,21 @@ func runServer(ctx context.Context, role string, args []string, getenv func(stri
 	}
 	sopts := streams.Defaults()
 	sopts.Replicas, sopts.UsageMaxAge = cfg.NATSReplicas, cfg.UsageMaxAge
-	pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	err = streams.Provision(pctx, js, sopts)
-	cancel()
+	// Short attempts, retried for a minute: a NATS cluster that is still
+	// electing its leader refuses, and one that sees several processes
+	// create the same stream at once (compose starts them together)
+	// leaves all but the first request unanswered; a retry succeeds. The
+	// random pause keeps the processes from racing again on the next stream.
+	for attempt, until := 1, time.Now().Add(time.Minute); ; attempt++ {
+		pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		err = streams.Provision(pctx, js, sopts)
+		cancel()
+		if err == nil || ctx.Err() != nil || time.Now().After(until) {
+			break
+		}
+		log.Warn().Err(err).Int("attempt", attempt).Msg("streams not provisioned yet; retrying")
+		time.Sleep(time.Duration(100+rand.IntN(900)) * time.Millisecond)
+	}
 	if err != nil {
 		return err
 	}
@@ -136,7 +149,11 @@ func runServer(ctx context.Context, role string, args []string, getenv func(stri
 	var wg sync.WaitGroup
 	var ready []edge.ReadyCheck
 	if withWorkers {
-		group := workers.NewGroup(js, st, log, reg)
+		loc, err := time.LoadLocation(cfg.TZ) // validated by loadConfig
+		if err != nil {
+			return usageError{err}
+		}
+		group := workers.NewGroupWith(js, st, log, reg, workers.Options{Location: loc})
 		ready = append(ready, edge.ReadyCheck{Name: "projections", Check: func(context.Context) error {
 			if !group.CaughtUp() {
 				return errors.New("rebuilding read models from the streams")
@@ -160,7 +177,7 @@ func runServer(ctx context.Context, role string, args []string, getenv func(stri
 		return fmt.Errorf("listen on %s: %w", addr, err)
 	}
 	if !withEdge {
-		log.Info().Str("addr", addr).Msg("worker started")
+		log.Info().Str("addr", ln.Addr().String()).Msg("worker started") // the real port when PORT=0
 		err = serveWorkerOps(ctx, ln, nc, st, reg, ready)
 		return shutdownNATS(nc, err)
 	}
@@ -168,6 +185,9 @@ func runServer(ctx context.Context, role string, args []string, getenv func(stri
 	ecfg := edge.Defaults()
 	ecfg.Addr, ecfg.BodyLimit, ecfg.ShutdownGrace = addr, cfg.BodyLimit, cfg.ShutdownGrace
 	ecfg.MaxRetries, ecfg.StickyTTL = cfg.MaxRetries, cfg.StickyTTL
+	if ecfg.Location, err = time.LoadLocation(cfg.TZ); err != nil {
+		return usageError{err}
+	}
 	ecfg.SpoolDir = filepath.Join(cfg.DataDir, "spool")
 	wcfg := pricing.DefaultWatchConfig()
 	wcfg.Path = cfg.PricingFile

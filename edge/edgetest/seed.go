@@ -153,3 +153,22 @@ func (e *Env) WaitUsage(t testing.TB, n int) []events.Usage {
 	})
 	return got
 }
+
+// WaitUsageProjected waits until the usage projection has counted every
+// event in the USAGE stream.
+func (e *Env) WaitUsageProjected(t testing.TB) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	stream, err := e.JS.Stream(ctx, events.StreamUsage)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := stream.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Store.WaitCheckpoint(ctx, store.ProjectionUsage, info.State.LastSeq); err != nil {
+		t.Fatalf("edgetest: usage projection did not reach %d: %v", info.State.LastSeq, err)
+	}
+}

@@ -1,0 +1,56 @@
+package edge
+
+import (
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+	swaggerfiles "github.com/swaggo/files/v2"
+)
+
+// The interactive API documentation: Swagger UI, whose assets are embedded
+// in the binary by github.com/swaggo/files/v2 (nothing is fetched at run
+// time), pointed at /openapi.json.
+
+func (s *Server) docsRoutes(e *echo.Echo) {
+	e.GET("/openapi.json", openAPIHandler())
+	e.GET("/docs", docsPage)
+	// The page's own initializer is inline; the module's (which points at
+	// the petstore) is not served.
+	assets := echo.StaticDirectoryHandler(swaggerfiles.FS, true)
+	e.GET("/docs/*", func(c echo.Context) error {
+		switch c.Param("*") {
+		case "", "index.html", "swagger-initializer.js":
+			return c.Redirect(http.StatusFound, "/docs")
+		}
+		return assets(c)
+	})
+}
+
+const docsHTML = `<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="UTF-8">
+<title>relay API</title>
+<link rel="stylesheet" href="/docs/swagger-ui.css">
+<link rel="icon" type="image/png" href="/docs/favicon-32x32.png" sizes="32x32">
+</head>
+<body>
+<div id="swagger-ui"></div>
+<script src="/docs/swagger-ui-bundle.js"></script>
+<script src="/docs/swagger-ui-standalone-preset.js"></script>
+<script>
+window.onload = function () {
+  window.ui = SwaggerUIBundle({
+    url: "/openapi.json",
+    dom_id: "#swagger-ui",
+    deepLinking: true,
+    presets: [SwaggerUIBundle.presets.apis, SwaggerUIStandalonePreset],
+    layout: "StandaloneLayout"
+  });
+};
+</script>
+</body>
+</html>
+`
+
+func docsPage(c echo.Context) error { return c.HTML(http.StatusOK, docsHTML) }

@@ -1,0 +1,77 @@
+package edge
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"relay/events"
+	"relay/projections"
+)
+
+// reasonQuota excludes an account that spent its daily quota.
+const reasonQuota = "quota_exceeded"
+
+// quotaCache remembers recent account spend readings.
+type quotaCache struct {
+	mu    sync.Mutex // mu protects spent
+	spent map[string]spendReading
+}
+
+type spendReading struct {
+	micros int64
+	at     time.Time
+}
+
+// overQuota reports whether account a has spent its daily quota in the
+// current quota day: from quotaResetTime (HH:mm, local) or midnight.
+func (s *Server) overQuota(ctx context.Context, a projections.AccountView, now time.Time) bool {
+	if a.DailyQuotaMicros <= 0 {
+		return false
+	}
+	s.quotas.mu.Lock()
+	r, ok := s.quotas.spent[a.ID]
+	s.quotas.mu.Unlock()
+	if !ok || now.Sub(r.at) >= s.cfg.QuotaCacheFor {
+		micros, err := s.store.AccountSpendSince(ctx, a.ID, quotaDayStart(a.QuotaResetTime, now.In(s.cfg.Location)), now)
+		if err != nil {
+			s.log.Warn().Err(err).Str("accountId", a.ID).Msg("account spend unreadable; quota not enforced for this request")
+			return false
+		}
+		r = spendReading{micros: micros, at: now}
+		s.quotas.mu.Lock()
+		if s.quotas.spent == nil {
+			s.quotas.spent = map[string]spendReading{}
+		}
+		s.quotas.spent[a.ID] = r
+		s.quotas.mu.Unlock()
+	}
+	return r.micros >= a.DailyQuotaMicros
+}
+
+// quotaDayStart is the start of the quota day containing local: the last
+// reset time (HH:mm) at or before it, midnight when none is set.
+func quotaDayStart(reset string, local time.Time) time.Time {
+	h, m := 0, 0
+	if t, err := time.Parse("15:04", reset); err == nil {
+		h, m = t.Hour(), t.Minute()
+	}
+	y, mo, d := local.Date()
+	start := time.Date(y, mo, d, h, m, 0, 0, local.Location())
+	if start.After(local) {
+		start = start.AddDate(0, 0, -1)
+	}
+	return start
+}
+
+// dropOverQuota removes candidates whose account spent its daily quota.
+func (s *Server) dropOverQuota(ctx context.Context, ids []string, now time.Time) (over []events.Exclusion) {
+	for _, id := range ids {
+		var a projections.AccountView
+		s.catalog.Read(func(cat *projections.Catalog) { a = cat.Accounts[id] })
+		if s.overQuota(ctx, a, now) {
+			over = append(over, events.Exclusion{AccountID: id, Reason: reasonQuota})
+		}
+	}
+	return over
+}

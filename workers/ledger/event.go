@@ -1,0 +1,155 @@
+package ledger
+
+import (
+	"errors"
+	"time"
+
+	"relay/events"
+)
+
+// Event is one usage event as read from USAGE. Data is the events.Usage
+// payload exactly as stored; the fields are decoded from it on first use.
+type Event struct {
+	// Seq is the event's stream sequence.
+	Seq uint64
+	// Stored is when USAGE stored the event: the time --since and --until
+	// compare, and the ledger's own clock.
+	Stored time.Time
+	// Subject is relay.usage.<platform>.<keyId>.
+	Subject string
+	// Data is the payload (the envelope's "data" member), raw.
+	Data []byte
+
+	fields Fields
+	parsed bool
+}
+
+// Fields are the members of an events.Usage payload the ledger reads. The
+// attempt log and exclusions are left in Data.
+type Fields struct {
+	ID            string
+	Time          string // as written (RFC 3339); see EventTime
+	KeyID         string
+	AccountID     string
+	Platform      string
+	Model         string
+	UpstreamModel string
+	SessionHash   string
+	Client        string
+	Stream        bool
+	Status        int64
+	Outcome       string
+	Reason        string
+	Attempts      int64
+	events.Tokens
+	CostMicros int64
+	Priced     bool
+	DurationMs int64
+	TTFTMs     int64
+}
+
+// Fields decodes the payload's members once and returns them.
+func (e *Event) Fields() *Fields {
+	if !e.parsed {
+		e.parsed = true
+		e.fields = parseUsage(e.Data)
+	}
+	return &e.fields
+}
+
+// EventTime is the usage event's own time (when the request was made), in
+// loc: what day and hour buckets use.
+func (e *Event) EventTime(loc *time.Location) (time.Time, error) {
+	t, err := time.Parse(time.RFC3339Nano, e.Fields().Time)
+	if err != nil {
+		return time.Time{}, err
+	}
+	return t.In(loc), nil
+}
+
+// Refused reports whether the request was refused after authentication (a
+// limit). Refusals are counted apart from requests, as the stats read
+// models count them (projections.FieldRefused); every other outcome,
+// no_account included, is a request.
+func (f *Fields) Refused() bool { return f.Outcome == events.OutcomeRefused }
+
+// errNotUsage reports a message of USAGE that is not a usage.recorded
+// envelope; replay counts and skips it.
+var errNotUsage = errors.New("ledger: not a usage event")
+
+// payload returns the "data" member of a usage.recorded envelope without
+// decoding either.
+func payload(env []byte) ([]byte, error) {
+	var typ, data []byte
+	ok := members(env, func(key, val []byte) bool {
+		switch string(key) {
+		case "type":
+			typ = val
+		case "data":
+			data = val
+		}
+		return true // read to the end: a truncated envelope is refused
+	})
+	if !ok || data == nil || len(data) == 0 || data[0] != '{' || string(typ) != `"`+events.UsageRecorded+`"` {
+		return nil, errNotUsage
+	}
+	return data, nil
+}
+
+func parseUsage(data []byte) Fields {
+	var f Fields
+	members(data, func(key, v []byte) bool {
+		switch string(key) {
+		case "id":
+			f.ID = str(v)
+		case "time":
+			f.Time = str(v)
+		case "keyId":
+			f.KeyID = str(v)
+		case "accountId":
+			f.AccountID = str(v)
+		case "platform":
+			f.Platform = str(v)
+		case "model":
+			f.Model = str(v)
+		case "upstreamModel":
+			f.UpstreamModel = str(v)
+		case "sessionHash":
+			f.SessionHash = str(v)
+		case "client":
+			f.Client = str(v)
+		case "stream":
+			f.Stream = string(v) == "true"
+		case "status":
+			f.Status = num(v)
+		case "outcome":
+			f.Outcome = str(v)
+		case "reason":
+			f.Reason = str(v)
+		case "attempts":
+			f.Attempts = num(v)
+		case "inputTokens":
+			f.InputTokens = num(v)
+		case "outputTokens":
+			f.OutputTokens = num(v)
+		case "cacheCreateTokens":
+			f.CacheCreateTokens = num(v)
+		case "cacheCreate1hTokens":
+			f.CacheCreate1hTokens = num(v)
+		case "cacheReadTokens":
+			f.CacheReadTokens = num(v)
+		case "reasoningTokens":
+			f.ReasoningTokens = num(v)
+		case "costMicros":
+			f.CostMicros = num(v)
+		case "priced":
+			f.Priced = string(v) == "true"
+		case "durationMs":
+			f.DurationMs = num(v)
+		case "ttftMs":
+			f.TTFTMs = num(v)
+		}
+		return true
+	})
+	return f
+}

@@ -1,0 +1,115 @@
+package ledger
+
+import (
+	"io"
+	"strconv"
+	"time"
+
+	"relay/events"
+	"relay/projections/pricing"
+)
+
+// Reprice is what one group of events cost as recorded and what it costs
+// under another price table. Nothing is rewritten: the ledger keeps the
+// cost each event was charged.
+type Reprice struct {
+	Events int64
+	// Unpriced counts the events the new table has no price for (their
+	// recomputed cost is 0).
+	Unpriced         int64
+	RecordedMicros   int64
+	RecomputedMicros int64
+}
+
+// DifferenceMicros is recomputed minus recorded.
+func (r Reprice) DifferenceMicros() int64 { return r.RecomputedMicros - r.RecordedMicros }
+
+// RepriceColumns follow the dimension columns in --reprice output. The USD
+// columns have six decimals; the *Micros columns are the exact integers.
+var RepriceColumns = []string{
+	"events", "unpriced", "recordedCost", "recomputedCost", "difference",
+	"recordedCostMicros", "recomputedCostMicros", "differenceMicros",
+}
+
+func (r Reprice) values() []string {
+	i := func(n int64) string { return strconv.FormatInt(n, 10) }
+	return []string{
+		i(r.Events), i(r.Unpriced), pricing.FormatUSD(r.RecordedMicros), pricing.FormatUSD(r.RecomputedMicros),
+		pricing.FormatUSD(r.DifferenceMicros()), i(r.RecordedMicros), i(r.RecomputedMicros), i(r.DifferenceMicros()),
+	}
+}
+
+// Recompute returns what the request of u costs under t, priced the way
+// the edge prices a request when it records it: by the upstream model when
+// known, else the requested one; a refusal or a request no account took is
+// never charged.
+func Recompute(t *pricing.Table, u *Fields) (micros int64, priced bool) {
+	if u.Outcome == events.OutcomeRefused || u.Outcome == events.OutcomeNoAccount {
+		return 0, true
+	}
+	model := u.UpstreamModel
+	if model == "" {
+		model = u.Model
+	}
+	return t.Cost(model, u.Tokens)
+}
+
+// NewRepriceSink returns the sink of `--reprice`: per group of dims (by key
+// when dims is empty) the recorded cost, the cost recomputed with table,
+// and the difference, written on Close like aggregates.
+func NewRepriceSink(w io.Writer, f Format, dims []Dim, loc *time.Location, table *pricing.Table) *RepriceSink {
+	if len(dims) == 0 {
+		dims = []Dim{DimKey}
+	}
+	return &RepriceSink{w: w, f: f, g: newGrouper(dims, loc), table: table}
+}
+
+// RepriceSink is the Sink of NewRepriceSink.
+type RepriceSink struct {
+	w     io.Writer
+	f     Format
+	g     *grouper
+	table *pricing.Table
+	rows  []Reprice
+	total Reprice
+}
+
+// Add implements Sink.
+func (s *RepriceSink) Add(e *Event) error {
+	i, fresh := s.g.group(e)
+	if fresh {
+		s.rows = append(s.rows, Reprice{})
+	}
+	u := e.Fields()
+	cost, priced := Recompute(s.table, u)
+	for _, r := range []*Reprice{&s.rows[i], &s.total} {
+		r.Events++
+		r.RecordedMicros += u.CostMicros
+		r.RecomputedMicros += cost
+		if !priced {
+			r.Unpriced++
+		}
+	}
+	return nil
+}
+
+// Flush implements Sink: rows are only written by Close.
+func (s *RepriceSink) Flush() error { return nil }
+
+// Close implements Sink.
+func (s *RepriceSink) Close() error {
+	return writeTable(s.w, s.f, s.g, RepriceColumns, func(i int) []string { return s.rows[i].values() }, numericTotals)
+}
+
+// Total is the sum over every group.
+func (s *RepriceSink) Total() Reprice { return s.total }
+
+// Groups returns the groups' dimension values and results, sorted.
+func (s *RepriceSink) Groups() ([][]string, []Reprice) {
+	var keys [][]string
+	var rs []Reprice
+	for _, i := range s.g.order() {
+		keys, rs = append(keys, s.g.keys[i]), append(rs, s.rows[i])
+	}
+	return keys, rs
+}
