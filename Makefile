@@ -29,10 +29,12 @@ vet:
 	  if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
 	$(GO) vet $(PKGS)
 
+# make bench BENCHFLAGS='-rounds 1' MICROBENCH=Relay: flags of cmd/relaybench, and the -bench pattern.
+MICROBENCH ?= .
 bench: build ## relay against a bare proxy and the upstream itself (cmd/relaybench; writes bench-results.json), then the microbenchmarks
 	$(GO) build -o bin/relaybench ./cmd/relaybench
 	bin/relaybench -relay $(BIN) $(BENCHFLAGS)
-	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
+	$(GO) test -run '^$$' -bench '$(MICROBENCH)' -benchmem $(PKGS)
 
 clean:
 	rm -rf bin

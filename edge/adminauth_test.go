@@ -204,11 +204,17 @@ func TestHealthReadyMetrics(t *testing.T) {
 			t.Fatalf("ready %d %s", r.Status, r.Body)
 		}
 		env.Do(t, http.MethodGet, "/health", "", nil)
-		r := env.Do(t, http.MethodGet, "/metrics", "", nil)
-		for _, want := range []string{`relay_http_requests_total{method="GET",route="/health",status="200"}`, "relay_events_published_total", "relay_projection_events_applied_total"} {
-			if !strings.Contains(string(r.Body), want) {
-				t.Errorf("metrics lack %s", want)
+		// The projector counts an event just after its checkpoint moves,
+		// so poll rather than scrape once.
+		wants := []string{`relay_http_requests_total{method="GET",route="/health",status="200"}`, "relay_events_published_total", "relay_projection_events_applied_total"}
+		edgetest.WaitFor(t, 5*time.Second, func() bool {
+			r := env.Do(t, http.MethodGet, "/metrics", "", nil)
+			for _, want := range wants {
+				if !strings.Contains(string(r.Body), want) {
+					return false
+				}
 			}
-		}
+			return true
+		})
 	})
 }

@@ -32,10 +32,13 @@ var applyScript = redis.NewScript(`
 if ARGV[2] ~= '' and (redis.call('GET', KEYS[3]) or '0') ~= ARGV[2] then
   return -1
 end
-local seq = tonumber(ARGV[1])
+local seqs = {}
+for v in string.gmatch(ARGV[1], '[^,]+') do seqs[#seqs + 1] = v end
 local wm = tonumber(redis.call('GET', KEYS[1]) or '0')
-if seq <= wm or redis.call('SISMEMBER', KEYS[2], ARGV[1]) == 1 then
-  return 0
+for _, v in ipairs(seqs) do
+  if tonumber(v) <= wm or redis.call('SISMEMBER', KEYS[2], v) == 1 then
+    return 0
+  end
 end
 local i = 3
 local n = #ARGV
@@ -61,13 +64,10 @@ while i <= n do
   end
   i = i + 2 + argc
 end
-if seq == wm + 1 then
-  wm = seq
-  while redis.call('SREM', KEYS[2], tostring(wm + 1)) == 1 do wm = wm + 1 end
-  redis.call('SET', KEYS[1], wm)
-else
-  redis.call('SADD', KEYS[2], ARGV[1])
-end
+for _, v in ipairs(seqs) do redis.call('SADD', KEYS[2], v) end
+local moved = wm
+while redis.call('SREM', KEYS[2], tostring(wm + 1)) == 1 do wm = wm + 1 end
+if wm ~= moved then redis.call('SET', KEYS[1], wm) end
 return 1
 `)
 
@@ -79,6 +79,26 @@ return 1
 // written nothing, when ops were prepared for another generation or the
 // generation switched meanwhile: the caller prepares them again.
 func (s *Store) Apply(ctx context.Context, projection string, seq uint64, ops []Op) (bool, error) {
+	return s.ApplyBatch(ctx, projection, []uint64{seq}, ops)
+}
+
+// ApplyBatch performs ops, the merged writes of the events at seqs, atomically
+// with the projection's checkpoint: all of them or none. It reports false,
+// having written nothing, when any of seqs was applied before; the caller
+// then applies the events one by one. Only events whose writes commute may
+// be merged (counters, maxima), and seqs must be distinct.
+func (s *Store) ApplyBatch(ctx context.Context, projection string, seqs []uint64, ops []Op) (bool, error) {
+	if len(seqs) == 0 {
+		return false, fmt.Errorf("store: apply %s: no sequence", projection)
+	}
+	seqList := make([]byte, 0, len(seqs)*8)
+	for i, seq := range seqs {
+		if i > 0 {
+			seqList = append(seqList, ',')
+		}
+		seqList = strconv.AppendUint(seqList, seq, 10)
+	}
+	seq := seqs[0]
 	v := s.view() // one generation for the checkpoint and the check
 	gen := ""
 	if s.follow != nil {
@@ -88,7 +108,7 @@ func (s *Store) Apply(ctx context.Context, projection string, seq uint64, ops []
 		gen = strconv.FormatUint(v.n, 10)
 	}
 	argv := make([]any, 0, 2+len(ops)*4)
-	argv = append(argv, strconv.FormatUint(seq, 10), gen)
+	argv = append(argv, string(seqList), gen)
 	for _, op := range ops {
 		argv = append(argv, op.Cmd, len(op.Args))
 		argv = append(argv, op.Args...)

@@ -122,6 +122,13 @@ func (s *Store) ApplyUsage(ctx context.Context, seq uint64, deltas []projections
 	return s.Apply(ctx, ProjectionUsage, seq, s.UsageOps(deltas, loc))
 }
 
+// ApplyUsageBatch applies the deltas of several usage events (at seqs) in one
+// script call: UsageOps merges them per hash and field, so a batch of similar
+// events costs about as much as one. All or none, like ApplyBatch.
+func (s *Store) ApplyUsageBatch(ctx context.Context, seqs []uint64, deltas []projections.Delta, loc *time.Location) (bool, error) {
+	return s.ApplyBatch(ctx, ProjectionUsage, seqs, s.UsageOps(deltas, loc))
+}
+
 func indexedDim(d projections.Dimension) bool {
 	switch d {
 	case projections.DimKey, projections.DimAccount, projections.DimModel, projections.DimPlatform:

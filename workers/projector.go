@@ -23,6 +23,14 @@ type Projector interface {
 	Apply(ctx context.Context, env events.Envelope) error
 }
 
+// Batcher is a Projector whose events commute and whose writes merge: it
+// applies many events in one step. ApplyBatch is all or nothing; false means
+// "apply these one by one" (one was applied before, or cannot be decoded).
+type Batcher interface {
+	Projector
+	ApplyBatch(ctx context.Context, envs []events.Envelope) (bool, error)
+}
+
 // permanentError marks an event that can never be applied.
 type permanentError struct{ err error }
 

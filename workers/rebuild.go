@@ -270,6 +270,9 @@ func Rebuild(ctx context.Context, js jetstream.JetStream, st *store.Store, o Reb
 	return res, nil
 }
 
+// maxRebuildInFlight caps the applies a builder has in flight.
+const maxRebuildInFlight = 16
+
 // lockTTL is the rebuild lock's lifetime, renewed every third of it.
 const lockTTL = 30 * time.Second
 
@@ -369,7 +372,10 @@ func (b *builder) run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("%s: consumer: %w", b.p.Name(), err)
 	}
-	n := max(b.p.InFlight(), 1)
+	// More applies in flight than a few round trips' worth only queue up
+	// in the one Redis thread, where they starve the in-order projections
+	// (each waits behind the whole queue at every step).
+	n := min(max(b.p.InFlight(), 1), maxRebuildInFlight)
 	sem := make(chan struct{}, n)
 	var wg sync.WaitGroup
 	cc, err := cons.Consume(func(m jetstream.Msg) {

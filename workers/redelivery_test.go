@@ -187,6 +187,10 @@ type rdSlow struct {
 	deliveries atomic.Int64
 }
 
+// ApplyBatch declines every batch, so each event goes through the slow
+// Apply one by one (the embedded projector would otherwise merge them).
+func (p *rdSlow) ApplyBatch(context.Context, []events.Envelope) (bool, error) { return false, nil }
+
 func (p *rdSlow) Apply(ctx context.Context, env events.Envelope) error {
 	p.deliveries.Add(1)
 	if _, seen := p.first.LoadOrStore(env.Seq, struct{}{}); !seen && env.Seq%10 == 0 {

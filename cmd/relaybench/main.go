@@ -88,7 +88,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.logLevel, "log-level", "info", "relay's LOG_LEVEL (info is its default: one line per request)")
 	fs.StringVar(&o.perf, "perf", "", "after the rounds, record relay with `perf record -g` under streaming load at the highest concurrency into this file and print its top functions")
 	fs.IntVar(&o.rounds, "rounds", 3, "rounds; each runs every system in every cell once")
-	fs.DurationVar(&o.duration, "duration", 2*time.Second, "measured time per system per cell per round")
+	fs.DurationVar(&o.duration, "duration", 1800*time.Millisecond, "measured time per system per cell per round (the defaults take about 3 minutes)")
 	fs.DurationVar(&o.warmup, "warmup", 200*time.Millisecond, "unmeasured lead-in before each measurement")
 	fs.DurationVar(&o.lagEvery, "lag-every", 5*time.Millisecond, "sampling period of the projection lag probe (its resolution)")
 	conc := fs.String("concurrency", "1,16,64", "comma-separated client concurrencies")
