@@ -83,8 +83,9 @@ type published struct {
 	at  time.Time
 }
 
-// maxTracked bounds memory; past it the oldest entries go, which only makes
-// the tracker see the lag sooner.
+// maxTracked bounds memory; past it the oldest entries go, so under a
+// backlog that large the tracker notices the lag later (by the age of the
+// oldest entry it kept).
 const maxTracked = 4096
 
 func (l *lagTracker) add(seq uint64, at time.Time) {

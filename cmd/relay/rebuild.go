@@ -91,8 +91,8 @@ func runRebuild(ctx context.Context, args []string, getenv func(string) string, 
 		Progress: func(p workers.RebuildProgress) {
 			// Every phase change; while building, a line every 2s (on a
 			// terminal the line is rewritten at every call).
-			if p.Phase == workers.PhaseBuilding && !tty && time.Since(last) < 2*time.Second {
-				return
+			if p.Phase == workers.PhaseDone || (p.Phase == workers.PhaseBuilding && !tty && time.Since(last) < 2*time.Second) {
+				return // done: the summary line follows
 			}
 			last = time.Now()
 			line := fmt.Sprintf("rebuild: generation %d -> %d: %s: %s", p.From, p.To, p.Phase, progressText(p.Projections, p.Elapsed))

@@ -22,6 +22,7 @@ type Progress struct {
 func NewProgress(w io.Writer, tty bool, label string) *Progress {
 	p := &Progress{w: w, tty: tty, label: label, now: time.Now}
 	p.start = p.now()
+	p.last = p.start // the first line after one interval: short replays print only Done's
 	return p
 }
 
