@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
+	"relay/events"
 	"relay/events/streams"
 	"relay/store"
 )
@@ -376,23 +377,39 @@ func (b *builder) run(ctx context.Context) error {
 	// in the one Redis thread, where they starve the in-order projections
 	// (each waits behind the whole queue at every step).
 	n := min(max(b.p.InFlight(), 1), maxRebuildInFlight)
-	sem := make(chan struct{}, n)
 	var wg sync.WaitGroup
-	cc, err := cons.Consume(func(m jetstream.Msg) {
-		if n == 1 {
-			b.apply(ctx, m)
-			return
+	var handle func(jetstream.Msg)
+	switch bt, ok := b.p.(Batcher); {
+	case ok:
+		// As the live runner does: merge what has arrived into one write.
+		// A rebuild always has a backlog, so batches are full.
+		queue := make(chan jetstream.Msg, maxBatch)
+		handle = func(m jetstream.Msg) {
+			select {
+			case queue <- m:
+			case <-ctx.Done():
+			}
 		}
-		select {
-		case sem <- struct{}{}: // a free slot; else wait, holding back the consumer
-		case <-ctx.Done():
-			return
+		for range batchAppliers {
+			wg.Go(func() { b.batchLoop(ctx, bt, queue) })
 		}
-		wg.Go(func() {
-			defer func() { <-sem }()
-			b.apply(ctx, m)
-		})
-	}, jetstream.PullMaxMessages(max(2*n, 256)))
+	case n == 1:
+		handle = func(m jetstream.Msg) { b.apply(ctx, m) }
+	default:
+		sem := make(chan struct{}, n)
+		handle = func(m jetstream.Msg) {
+			select {
+			case sem <- struct{}{}: // a free slot; else wait, holding back the consumer
+			case <-ctx.Done():
+				return
+			}
+			wg.Go(func() {
+				defer func() { <-sem }()
+				b.apply(ctx, m)
+			})
+		}
+	}
+	cc, err := cons.Consume(handle, jetstream.PullMaxMessages(max(2*n, maxBatch)))
 	if err != nil {
 		return fmt.Errorf("%s: consume: %w", b.p.Name(), err)
 	}
@@ -401,6 +418,55 @@ func (b *builder) run(ctx context.Context) error {
 	<-cc.Closed()
 	wg.Wait()
 	return nil
+}
+
+// batchLoop applies queued events in batches until ctx ends. The queue is
+// never closed: the consumer's handler may still be sending when ctx ends.
+func (b *builder) batchLoop(ctx context.Context, bt Batcher, queue <-chan jetstream.Msg) {
+	for {
+		var batch []jetstream.Msg
+		select {
+		case m := <-queue:
+			batch = append(batch, m)
+		case <-ctx.Done():
+			return
+		}
+	fill:
+		for len(batch) < maxBatch {
+			select {
+			case m := <-queue:
+				batch = append(batch, m)
+			default:
+				break fill
+			}
+		}
+		b.applyBatch(ctx, bt, batch)
+	}
+}
+
+// applyBatch applies batch in one step, or each event on its own when the
+// batch cannot be (an event that does not decode, a failure).
+func (b *builder) applyBatch(ctx context.Context, bt Batcher, batch []jetstream.Msg) {
+	if len(batch) > 1 {
+		envs := make([]events.Envelope, 0, len(batch))
+		for _, m := range batch {
+			env, err := streams.FromMsg(m)
+			if err != nil {
+				envs = nil
+				break
+			}
+			envs = append(envs, env)
+		}
+		if envs != nil {
+			if ok, err := bt.ApplyBatch(ctx, envs); err == nil && ok {
+				b.handled.Add(uint64(len(batch)))
+				return
+			}
+		}
+	}
+	for _, m := range batch {
+		b.apply(ctx, m)
+	}
 }
 
 // apply applies one event, retrying what may succeed later until ctx ends;

@@ -19,11 +19,11 @@ import (
 )
 
 // BenchmarkRebuild rebuilds every read model from streams holding
-// REBUILD_BENCH_EVENTS usage events (default 100,000) and a CONFIG and
+// REBUILD_BENCH_EVENTS usage events (default 20,000) and a CONFIG and
 // STATE history, on the embedded and on a real Redis, and reports the
 // events handled per second of wall time.
 func BenchmarkRebuild(b *testing.B) {
-	n := 100_000
+	n := 20_000
 	if v := os.Getenv("REBUILD_BENCH_EVENTS"); v != "" {
 		n, _ = strconv.Atoi(v)
 	}

@@ -243,3 +243,25 @@ func TestReplayCommandBadInput(t *testing.T) {
 		}
 	})
 }
+
+// --follow streams what is published while it runs, until --until.
+func TestReplayCommandFollow(t *testing.T) {
+	ns := natstest.Start(t)
+	_, js := ns.Connect(t)
+	first := replayPublish(t, js, 3)
+	until := time.Now().Add(3 * time.Second)
+	type result struct {
+		code        int
+		out, stderr string
+	}
+	done := make(chan result, 1)
+	go func() {
+		code, out, errs := runRelay(map[string]string{"NATS_URL": ns.ClientURL()}, "replay", "--follow", "--until", until.Format(time.RFC3339Nano))
+		done <- result{code, out, errs}
+	}()
+	later := replayPublish(t, js, 2)
+	r := <-done
+	if r.code != 0 || r.out != ndjson(append(first, later...)) {
+		t.Fatalf("exit %d, stderr %q, stdout:\n%s", r.code, r.stderr, r.out)
+	}
+}

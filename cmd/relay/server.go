@@ -140,6 +140,10 @@ func runServer(ctx context.Context, role string, args []string, getenv func(stri
 	if err := st.Ping(ctx); err != nil {
 		return fmt.Errorf("connect Redis: %w", err)
 	}
+	// A `relay rebuild` announces its switch of read-model generation.
+	if err := workers.WatchGeneration(ctx, nc, st); err != nil {
+		return err
+	}
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))

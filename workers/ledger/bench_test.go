@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -157,6 +158,9 @@ func startBenchStream() (jetstream.JetStream, int, error) {
 func benchReplay(b *testing.B, q ledger.Query, sink func() ledger.Sink) {
 	js, n := benchStream(b)
 	ctx := context.Background()
+	// As `relay replay` runs it: it collects garbage less often than the
+	// default (cmd/relay/replay.go). The server keeps its own setting.
+	defer debug.SetGCPercent(debug.SetGCPercent(400))
 	var read uint64
 	cpu0, srv0 := cpuTime(), processCPU(bench.pid)
 	for b.Loop() {
@@ -188,6 +192,15 @@ func benchReplay(b *testing.B, q ledger.Query, sink func() ledger.Sink) {
 // BenchmarkReplayNDJSON is `relay replay > file`: every event, raw.
 func BenchmarkReplayNDJSON(b *testing.B) {
 	benchReplay(b, ledger.Query{}, func() ledger.Sink { return ledger.NewEventSink(io.Discard, ledger.NDJSON) })
+}
+
+// BenchmarkReplayBatch compares pull batch sizes.
+func BenchmarkReplayBatch(b *testing.B) {
+	for _, n := range []int{1024, 4096, 16384} {
+		b.Run(strconv.Itoa(n), func(b *testing.B) {
+			benchReplay(b, ledger.Query{Batch: n}, func() ledger.Sink { return ledger.NewEventSink(io.Discard, ledger.NDJSON) })
+		})
+	}
 }
 
 // BenchmarkReplayModelFilter reads every payload's fields to filter.

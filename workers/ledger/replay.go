@@ -41,7 +41,8 @@ const progressEvery = 4096
 // the window that matches q.Filter, each once. Without q.Follow it stops at
 // the last event the stream held when it started; with it, it waits for
 // new events until q.Until or until ctx ends, which is a normal end (nil
-// error). The *Event passed to fn is reused: fn must not keep it.
+// error). An error from fn ends the replay with that error. The *Event
+// passed to fn is reused: fn must not keep it.
 func Replay(ctx context.Context, js jetstream.JetStream, q Query, fn func(*Event) error) (Stats, error) {
 	var st Stats
 	if q.Follow && !q.Until.IsZero() && !q.Until.After(time.Now()) {
@@ -84,6 +85,9 @@ func Replay(ctx context.Context, js jetstream.JetStream, q Query, fn func(*Event
 	if batch <= 0 {
 		batch = defaultBatch
 	}
+	// Consume rather than the Messages iterator: the iterator arms a
+	// heartbeat timer and crosses a channel for every message. fn runs on
+	// the consumer's goroutine, one message at a time.
 	r := &replayer{q: q, fn: fn, st: st}
 	done := make(chan error, 1)
 	var mu sync.Mutex // protects r between the handler and the end of Replay
@@ -167,6 +171,8 @@ func (r *replayer) handle(m jetstream.Msg) (done bool, err error) {
 	if q.Progress != nil && r.st.Read%progressEvery == 0 {
 		q.Progress(r.st)
 	}
+	// NumPending counts the matching messages stored after this one: none
+	// means this was the last one there is (for now).
 	if !q.Follow && (seq >= r.st.End || meta.NumPending == 0) {
 		return true, nil
 	}
