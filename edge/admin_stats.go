@@ -1,6 +1,7 @@
 package edge
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -148,23 +149,16 @@ func (s *Server) keyStats(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	ctx := c.Request().Context()
-	loc, err := s.store.UsageLocation(ctx)
-	if err != nil {
-		return err
-	}
-	rng, r, err := statsRange(c, time.Now(), loc)
-	if err != nil {
-		return err
-	}
-	st, err := s.store.KeyStats(ctx, k.ID, r)
+	out, err := s.entityStats(c, func(ctx context.Context, r store.StatsRange) (store.Stats, error) {
+		return s.store.KeyStats(ctx, k.ID, r)
+	})
 	if err != nil {
 		return err
 	}
 	return ok(c, http.StatusOK, struct {
 		KeyID string `json:"keyId"`
 		statsJSON
-	}{k.ID, newStatsJSON(rng, loc, st)})
+	}{k.ID, out})
 }
 
 func (s *Server) accountStats(c echo.Context) error {
@@ -172,16 +166,9 @@ func (s *Server) accountStats(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	ctx := c.Request().Context()
-	loc, err := s.store.UsageLocation(ctx)
-	if err != nil {
-		return err
-	}
-	rng, r, err := statsRange(c, time.Now(), loc)
-	if err != nil {
-		return err
-	}
-	st, err := s.store.AccountStats(ctx, a.ID, r)
+	out, err := s.entityStats(c, func(ctx context.Context, r store.StatsRange) (store.Stats, error) {
+		return s.store.AccountStats(ctx, a.ID, r)
+	})
 	if err != nil {
 		return err
 	}
@@ -189,7 +176,26 @@ func (s *Server) accountStats(c echo.Context) error {
 		AccountID string `json:"accountId"`
 		Platform  string `json:"platform"`
 		statsJSON
-	}{a.ID, a.Platform, newStatsJSON(rng, loc, st)})
+	}{a.ID, a.Platform, out})
+}
+
+// entityStats reads one key's or account's statistics over the request's
+// range, in the zone the projection counts in.
+func (s *Server) entityStats(c echo.Context, read func(context.Context, store.StatsRange) (store.Stats, error)) (statsJSON, error) {
+	ctx := c.Request().Context()
+	loc, err := s.store.UsageLocation(ctx)
+	if err != nil {
+		return statsJSON{}, err
+	}
+	rng, r, err := statsRange(c, time.Now(), loc)
+	if err != nil {
+		return statsJSON{}, err
+	}
+	st, err := read(ctx, r)
+	if err != nil {
+		return statsJSON{}, err
+	}
+	return newStatsJSON(rng, loc, st), nil
 }
 
 type rankedKeyJSON struct {

@@ -20,6 +20,7 @@ type config struct {
 	NATSURL       string
 	NATSListen    string
 	NATSReplicas  int
+	NATSSync      time.Duration // 0: fsync every message (SyncAlways)
 	RedisURL      string
 	JWTSecret     string
 	EncryptionKey string
@@ -90,6 +91,14 @@ func loadConfig(getenv func(string) string) (config, error) {
 		ShutdownGrace: dur("SHUTDOWN_GRACE", 30*time.Second),
 		BodyLimit:     int64(num("BODY_LIMIT_MB", 32, 1, 1024)) << 20,
 		TZ:            str("TZ", "UTC"),
+	}
+	if v := strings.TrimSpace(getenv("NATS_SYNC")); v != "" && v != "always" {
+		d, err := parseDuration(v)
+		if err != nil || d <= 0 || d > time.Minute {
+			errs = append(errs, fmt.Errorf("NATS_SYNC=%q: want always, or an interval from 1ms to 1m", v))
+		} else {
+			c.NATSSync = d
+		}
 	}
 	redisURL, err := redisURLFrom(getenv)
 	if err != nil {

@@ -19,10 +19,11 @@ type embeddedNATS struct {
 	lock *os.File
 }
 
-// startEmbeddedNATS starts JetStream stored under dir/nats. SyncAlways makes an
+// startEmbeddedNATS starts JetStream stored under dir/nats. syncEvery 0 means
+// SyncAlways (the default), which makes an
 // acknowledged event survive a crash; NoSigs leaves SIGTERM to relay; a lock
 // file keeps a second process off the same store.
-func startEmbeddedNATS(dataDir, listen string) (*embeddedNATS, error) {
+func startEmbeddedNATS(dataDir, listen string, syncEvery time.Duration) (*embeddedNATS, error) {
 	dir := filepath.Join(dataDir, "nats")
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
@@ -39,9 +40,13 @@ func startEmbeddedNATS(dataDir, listen string) (*embeddedNATS, error) {
 		ServerName: "relay-embedded",
 		JetStream:  true,
 		StoreDir:   dir,
-		SyncAlways: true,
-		NoSigs:     true,
-		NoLog:      true,
+		SyncAlways: syncEvery == 0,
+		// NATS_SYNC=<duration> trades durability against power loss for
+		// throughput: an acknowledged event survives a crash of relay
+		// either way, but not of the machine within the interval.
+		SyncInterval: syncEvery,
+		NoSigs:       true,
+		NoLog:        true,
 		// JetStream stores sizes in the server's limits; leave memory
 		// mostly to the edge.
 		JetStreamMaxMemory: 64 << 20,

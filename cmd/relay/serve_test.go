@@ -209,3 +209,27 @@ func TestParseDuration(t *testing.T) {
 		}
 	}
 }
+
+func TestNATSSyncSetting(t *testing.T) {
+	for in, want := range map[string]time.Duration{"": 0, "always": 0, "100ms": 100 * time.Millisecond, "1s": time.Second} {
+		cfg, err := loadConfig(func(k string) string {
+			if k == "NATS_SYNC" {
+				return in
+			}
+			return ""
+		})
+		if err != nil || cfg.NATSSync != want {
+			t.Errorf("NATS_SYNC=%q: %v %v", in, cfg.NATSSync, err)
+		}
+	}
+	for _, bad := range []string{"never", "-1s", "2m"} {
+		if _, err := loadConfig(func(k string) string {
+			if k == "NATS_SYNC" {
+				return bad
+			}
+			return ""
+		}); err == nil || !strings.Contains(err.Error(), "NATS_SYNC") {
+			t.Errorf("NATS_SYNC=%q accepted: %v", bad, err)
+		}
+	}
+}

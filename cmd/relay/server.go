@@ -81,7 +81,7 @@ func runServer(ctx context.Context, role string, args []string, getenv func(stri
 	}
 	var nc *nats.Conn
 	if cfg.NATSURL == "" {
-		if emb, err = startEmbeddedNATS(cfg.DataDir, cfg.NATSListen); err != nil {
+		if emb, err = startEmbeddedNATS(cfg.DataDir, cfg.NATSListen, cfg.NATSSync); err != nil {
 			return fmt.Errorf("embedded NATS: %w", err)
 		}
 		defer emb.stop()
