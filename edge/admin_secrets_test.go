@@ -1,13 +1,11 @@
 package edge_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,29 +17,11 @@ import (
 	"relay/store/redistest"
 )
 
-// syncBuffer is a log sink shared by the edge's goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex // mu protects buf
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // Secrets sent to or made by the admin API appear in no event, no Redis
 // value, no log line and no answer but the one that creates a user key.
 func TestSecretsStayOutOfEventsRedisAndLogs(t *testing.T) {
 	redistest.ForEach(t, func(t *testing.T, b redistest.Backend) {
-		logs := &syncBuffer{}
+		logs := &edgetest.LogBuffer{}
 		env := edgetest.Start(t, b, edgetest.Options{Log: logs})
 		tok := env.AdminToken(t)
 		upstream := []string{

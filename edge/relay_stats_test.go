@@ -9,36 +9,12 @@ import (
 	"sync"
 	"testing"
 
+	"relay/edge/edgetest"
 	"relay/edge/upstreamtest"
 	"relay/events"
+	"relay/projections"
 	"relay/store/redistest"
 )
-
-// relayStatsTotals is the part of a stats answer this test checks.
-type relayStatsTotals struct {
-	Requests            int64 `json:"requests"`
-	InputTokens         int64 `json:"inputTokens"`
-	OutputTokens        int64 `json:"outputTokens"`
-	CacheCreateTokens   int64 `json:"cacheCreateTokens"`
-	CacheCreate1hTokens int64 `json:"cacheCreate1hTokens"`
-	CacheReadTokens     int64 `json:"cacheReadTokens"`
-	CostMicros          int64 `json:"costMicros"`
-	Refused             int64 `json:"refused"`
-}
-
-func (c *relayStatsTotals) add(u events.Usage) {
-	if u.Outcome == events.OutcomeRefused {
-		c.Refused++
-		return
-	}
-	c.Requests++
-	c.InputTokens += u.InputTokens
-	c.OutputTokens += u.OutputTokens
-	c.CacheCreateTokens += u.CacheCreateTokens
-	c.CacheCreate1hTokens += u.CacheCreate1hTokens
-	c.CacheReadTokens += u.CacheReadTokens
-	c.CostMicros += u.CostMicros
-}
 
 // A few hundred requests with known usage through relay (streaming and not,
 // some failed over, some cut mid-stream, some aborted by the client, some
@@ -130,15 +106,16 @@ func TestStatisticsEqualTheClientRecordAndTheEvents(t *testing.T) {
 			t.Fatalf("%d usage events for %d requests", len(us), n)
 		}
 		byID := map[string]events.Usage{}
-		var fromEvents relayStatsTotals
 		for _, u := range us {
 			if _, dup := byID[u.ID]; dup {
 				t.Fatalf("two usage events for request %s", u.ID)
 			}
 			byID[u.ID] = u
-			fromEvents.add(u)
 		}
-		var fromClient relayStatsTotals
+		fromEvents := edgetest.FoldUsage(us)
+		// The client's record: the usage of each answer it received whole,
+		// the event's word for the rest (it never saw them whole).
+		var clientUsage []events.Usage
 		complete := 0
 		for _, r := range client {
 			u, ok := byID[r.id]
@@ -150,22 +127,23 @@ func TestStatisticsEqualTheClientRecordAndTheEvents(t *testing.T) {
 				if u.Tokens != r.tokens || u.Outcome != "ok" {
 					t.Fatalf("client saw %+v, event says %+v", r.tokens, u)
 				}
-				fromClient.add(events.Usage{Outcome: "ok", Tokens: r.tokens, CostMicros: u.CostMicros})
+				clientUsage = append(clientUsage, events.Usage{Outcome: "ok", Tokens: r.tokens, CostMicros: u.CostMicros})
 			} else {
-				fromClient.add(u) // what the client never saw whole: the event's word
+				clientUsage = append(clientUsage, u)
 			}
 		}
+		fromClient := edgetest.FoldUsage(clientUsage)
 		e.WaitUsageProjected(t)
 		r := e.Do(t, http.MethodGet, "/api/v2/keys/key1/stats", e.AdminToken(t), nil)
 		var out struct {
 			Data struct {
-				Total relayStatsTotals `json:"total"`
+				Total projections.UsageCounters `json:"total"`
 			} `json:"data"`
 		}
 		if err := json.Unmarshal(r.Body, &out); err != nil || r.Status != 200 {
 			t.Fatalf("stats: %d %s", r.Status, r.Body)
 		}
-		if out.Data.Total != fromEvents || fromEvents != fromClient {
+		if edgetest.ProjectedTotals(out.Data.Total) != fromEvents || fromEvents != fromClient {
 			t.Fatalf("stats %+v\nevents %+v\nclient %+v", out.Data.Total, fromEvents, fromClient)
 		}
 		t.Logf("%d requests: %d complete, %d refused; stats equal the client record and the events: %+v", n, complete, fromEvents.Refused, fromEvents)

@@ -21,34 +21,6 @@ import (
 	"relay/store/redistest"
 )
 
-// relFold is the key totals the usage projection must show for us.
-func relFold(us []events.Usage) projections.UsageCounters {
-	var c projections.UsageCounters
-	for _, u := range us {
-		if u.Outcome == events.OutcomeRefused {
-			c.Refused++
-		} else {
-			c.Requests++
-		}
-		c.InputTokens += u.InputTokens
-		c.OutputTokens += u.OutputTokens
-		c.CacheCreateTokens += u.CacheCreateTokens
-		c.CacheCreate1hTokens += u.CacheCreate1hTokens
-		c.CacheReadTokens += u.CacheReadTokens
-		c.CostMicros += u.CostMicros
-	}
-	return c
-}
-
-// relTotals cuts projected counters to the fields relFold computes.
-func relTotals(c projections.UsageCounters) projections.UsageCounters {
-	return projections.UsageCounters{
-		Requests: c.Requests, Refused: c.Refused, InputTokens: c.InputTokens, OutputTokens: c.OutputTokens,
-		CacheCreateTokens: c.CacheCreateTokens, CacheCreate1hTokens: c.CacheCreate1hTokens,
-		CacheReadTokens: c.CacheReadTokens, CostMicros: c.CostMicros,
-	}
-}
-
 // relLoad runs clients that send requests back to back until stop is
 // closed, recording every answer.
 type relLoad struct {
@@ -168,7 +140,7 @@ func TestReliabilityNATSOutageSpoolsThenPublishes(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got, want := relTotals(st.Total), relFold(us); got != want {
+		if got, want := edgetest.ProjectedTotals(st.Total), edgetest.FoldUsage(us); got != want {
 			t.Errorf("property 5: projected totals %+v, fold of the stream %+v", got, want)
 		}
 		client := projections.UsageCounters{Requests: int64(complete), InputTokens: int64(complete * relUsage.InputTokens),
@@ -180,7 +152,7 @@ func TestReliabilityNATSOutageSpoolsThenPublishes(t *testing.T) {
 				completeEvents = append(completeEvents, u)
 			}
 		}
-		if got := relFold(completeEvents); got != client {
+		if got := edgetest.FoldUsage(completeEvents); got != client {
 			t.Errorf("property 5: the stream's successful requests fold to %+v, the client's record to %+v", got, client)
 		}
 		t.Logf("NATS away %v under 4 clients: %d answers (%d complete, %d refused 503), %d usage events spooled and republished, %d events in USAGE",

@@ -10,10 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"relay/edge/edgetest"
 	"relay/edge/upstreamtest"
-	"relay/events"
 	"relay/events/natstest"
-	"relay/projections"
 	"relay/store"
 	"relay/store/redistest"
 )
@@ -127,7 +126,7 @@ func TestChaosWorkerCrashesLoseNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := chaosCounters(stats.Total), chaosFold(us); got != want {
+	if got, want := edgetest.ProjectedTotals(stats.Total), edgetest.FoldUsage(us); got != want {
 		t.Errorf("property 1: the key's counters in Redis %+v, the fold of the stream %+v", got, want)
 	}
 	answers := ledger.all()
@@ -166,33 +165,5 @@ func TestChaosWorkerCrashesLoseNothing(t *testing.T) {
 			t.Fatalf("property 6 (Redis lost: rebuild gives the same digest): rebuild %d by a fresh worker differs from the read models built under chaos", round)
 		}
 		t.Logf("FLUSHALL %d: a fresh worker rebuilt the read models of %d usage events in %v, digest identical", round, len(us), time.Since(start).Round(time.Millisecond))
-	}
-}
-
-// chaosFold is the key totals the usage projection must show for us.
-func chaosFold(us []events.Usage) projections.UsageCounters {
-	var c projections.UsageCounters
-	for _, u := range us {
-		if u.Outcome == events.OutcomeRefused {
-			c.Refused++
-		} else {
-			c.Requests++
-		}
-		c.InputTokens += u.InputTokens
-		c.OutputTokens += u.OutputTokens
-		c.CacheCreateTokens += u.CacheCreateTokens
-		c.CacheCreate1hTokens += u.CacheCreate1hTokens
-		c.CacheReadTokens += u.CacheReadTokens
-		c.CostMicros += u.CostMicros
-	}
-	return c
-}
-
-// chaosCounters cuts counters to the fields chaosFold computes.
-func chaosCounters(c projections.UsageCounters) projections.UsageCounters {
-	return projections.UsageCounters{
-		Requests: c.Requests, Refused: c.Refused, InputTokens: c.InputTokens, OutputTokens: c.OutputTokens,
-		CacheCreateTokens: c.CacheCreateTokens, CacheCreate1hTokens: c.CacheCreate1hTokens,
-		CacheReadTokens: c.CacheReadTokens, CostMicros: c.CostMicros,
 	}
 }

@@ -8,34 +8,17 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"relay/edge/edgetest"
 )
-
-// syncBuffer is a bytes.Buffer safe for one writer and concurrent readers.
-type syncBuffer struct {
-	mu sync.Mutex // mu protects b
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // serveProcess is one `relay serve` run in-process.
 type serveProcess struct {
 	base   string
-	stdout *syncBuffer
-	stderr *syncBuffer
+	stdout *edgetest.LogBuffer
+	stderr *edgetest.LogBuffer
 	cancel context.CancelFunc
 	done   chan error
 }
@@ -46,7 +29,7 @@ var listenLine = regexp.MustCompile(`(?s)relay is listening on (http://\S+).*log
 
 func startServe(t *testing.T, env map[string]string) *serveProcess {
 	t.Helper()
-	p := &serveProcess{stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan error, 1)}
+	p := &serveProcess{stdout: &edgetest.LogBuffer{}, stderr: &edgetest.LogBuffer{}, done: make(chan error, 1)}
 	ctx, cancel := context.WithCancel(context.Background())
 	p.cancel = cancel
 	getenv := func(k string) string { return env[k] }
