@@ -113,8 +113,8 @@ func copyHeader(dst, src http.Header) {
 
 var readerPool = sync.Pool{New: func() any { return usage.NewReader(nil, 0) }}
 
-// stream passes an SSE answer through event by event, flushing each, while
-// the usage reader watches it. The terminal event is held back until the
+// stream passes an SSE answer through event by event, flushing before each
+// wait for the upstream, while the usage reader watches it. The terminal event is held back until the
 // usage event is stored, so no client receives a complete answer that is
 // not recorded.
 func (x *exchange) stream(ctx context.Context, a *attempt) error {
@@ -129,10 +129,19 @@ func (x *exchange) stream(ctx context.Context, a *attempt) error {
 	w.Flush()
 	idle := newIdleReader(a.resp.Body, x.s.cfg.StreamIdleTimeout, a.cancel)
 	defer idle.stop()
-	r := readerPool.Get().(*usage.Reader)
-	r.Reset(idle, x.rt.dialect)
-	defer func() { r.Reset(nil, 0); readerPool.Put(r) }()
 	clientGone := false
+	// Events are flushed when relay is about to wait for the upstream, not
+	// one by one: what arrived in one read leaves in one write, as with
+	// httputil.ReverseProxy, and nothing waits behind a blocking read.
+	src := &flushBeforeRead{r: idle, flush: func() {
+		writeBy()
+		if rc.Flush() != nil {
+			clientGone = true
+		}
+	}}
+	r := readerPool.Get().(*usage.Reader)
+	r.Reset(src, x.rt.dialect)
+	defer func() { r.Reset(nil, 0); readerPool.Put(r) }()
 	for {
 		ev, err := r.Next()
 		if len(ev) > 0 {
@@ -150,8 +159,8 @@ func (x *exchange) stream(ctx context.Context, a *attempt) error {
 				writeBy()
 				if _, werr := w.Write(ev); werr != nil {
 					clientGone = true
-				} else if ferr := rc.Flush(); ferr != nil {
-					clientGone = true
+				} else {
+					src.dirty = true
 				}
 			}
 		}
@@ -205,6 +214,22 @@ func errorEvent(d usage.Dialect, msg string) []byte {
 		return fmt.Appendf(nil, "event: error\ndata: {\"type\":\"error\",\"code\":\"upstream_error\",\"message\":%q,\"param\":null}\n\n", msg)
 	}
 	return fmt.Appendf(nil, "event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"api_error\",\"message\":%q}}\n\n", msg)
+}
+
+// flushBeforeRead flushes what was written to the client before each read of
+// the upstream, the one moment relay may wait.
+type flushBeforeRead struct {
+	r     io.Reader
+	flush func()
+	dirty bool // written since the last flush
+}
+
+func (f *flushBeforeRead) Read(p []byte) (int, error) {
+	if f.dirty {
+		f.dirty = false
+		f.flush()
+	}
+	return f.r.Read(p)
 }
 
 // idleReader cancels the upstream call when no byte arrives for a while: a

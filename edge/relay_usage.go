@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"relay/events"
-	"relay/events/streams"
 	"relay/projections/pricing"
 )
 
@@ -49,7 +48,7 @@ func (x *exchange) publishUsage() {
 	subject := events.UsageSubject(x.rt.platform, x.key.ID)
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.PublishTimeout)
 	defer cancel()
-	seq, err := streams.Publish(ctx, s.js, subject, env, nil)
+	seq, err := s.usagePub.Publish(ctx, subject, env)
 	if err != nil {
 		if serr := s.spool.put(subject, env); serr != nil {
 			s.log.Error().Err(err).AnErr("spoolError", serr).Str("requestId", x.id).Msg("usage event lost: neither published nor spooled")

@@ -18,6 +18,7 @@ import (
 
 	"relay/edge/secrets"
 	"relay/edge/upstreams"
+	"relay/events/streams"
 	"relay/projections/pricing"
 	"relay/store"
 )
@@ -175,6 +176,8 @@ type Server struct {
 	upstreams *upstreams.Pool
 	prices    Prices
 	spool     *spool
+	// usagePub stores usage events of concurrent requests together.
+	usagePub *streams.GroupPublisher
 	// unpricedSeen remembers models logged once as unpriced.
 	unpricedSeen sync.Map
 	// halted ends when the shutdown grace is nearly over: upstream calls
@@ -223,6 +226,7 @@ func New(cfg Config, d Deps) (*Server, error) {
 		upstreams: pool,
 		prices:    prices,
 		spool:     sp,
+		usagePub:  streams.NewGroupPublisher(d.JS, cfg.PublishTimeout),
 	}
 	s.metrics.spoolDepth(d.Registry, sp.Depth)
 	s.halted, s.haltStreams = context.WithCancel(context.Background())

@@ -57,6 +57,9 @@ func (o Options) Configs() []jetstream.StreamConfig {
 	config := base(events.StreamConfig, events.ConfigSubjects, "relay configuration: keys, accounts, admins (source of truth, kept forever)")
 	usage := base(events.StreamUsage, events.UsageSubjects, "relay usage: one event per relayed or refused request")
 	usage.MaxAge = o.UsageMaxAge
+	// Usage events from concurrent requests are stored in atomic batches,
+	// one fsync for many (GroupPublisher).
+	usage.AllowAtomicPublish = true
 	state := base(events.StreamState, events.StateSubjects, "relay account health")
 	state.MaxAge = o.StateMaxAge
 	return []jetstream.StreamConfig{config, usage, state}
