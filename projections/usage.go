@@ -168,71 +168,189 @@ func HasBuckets(d Dimension, g Granularity) bool {
 // has none) in o.Loc. Deltas with a zero amount are left out. The result is
 // deterministic: the same event and options always give the same list.
 func UsageDeltas(u events.Usage, o UsageOptions) []Delta {
-	loc := o.loc()
-	t := u.Time
-	model := StatsModel(u.Model)
-	platform := u.Platform
-	if platform == "" {
-		platform = "unknown"
-	}
-	fields := usageFields(u)
+	var s usageSum
+	s.add(u, o)
+	return s.deltas(o.loc())
+}
 
+// UsageBatchDeltas returns deltas whose fold equals folding UsageDeltas of
+// each event. Events of one key, account, model and platform within one
+// second share every bucket, so their amounts are summed first: a batch of
+// such events costs about as many deltas as one event.
+func UsageBatchDeltas(us []events.Usage, o UsageOptions) []Delta {
+	type groupKey struct {
+		keyID, accountID, model, platform string
+		sec                               int64
+		opus                              bool
+	}
+	var order []*usageSum
+	groups := make(map[groupKey]*usageSum, 4)
+	for _, u := range us {
+		k := groupKey{u.KeyID, u.AccountID, StatsModel(u.Model), usagePlatform(u), unixFloor(u.Time, time.Second), isOpus(u, o)}
+		g, ok := groups[k]
+		if !ok {
+			g = &usageSum{}
+			groups[k] = g
+			order = append(order, g)
+		}
+		g.add(u, o)
+	}
+	var out []Delta
+	for _, g := range order {
+		out = append(out, g.deltas(o.loc())...)
+	}
+	return out
+}
+
+// Stats fields in the order their deltas are listed.
+const (
+	sumRequests = iota
+	sumRefused
+	sumErrors
+	sumTTFTSumMs
+	sumTTFTCount
+	sumUnpriced
+	sumInputTokens
+	sumOutputTokens
+	sumCacheCreateTokens
+	sumCacheCreate1hTokens
+	sumCacheReadTokens
+	sumReasoningTokens
+	sumCostMicros
+	numSumFields
+)
+
+var sumFieldNames = [numSumFields]string{
+	FieldRequests, FieldRefused, FieldErrors, FieldTTFTSumMs, FieldTTFTCount, FieldUnpriced,
+	FieldInputTokens, FieldOutputTokens, FieldCacheCreateTokens, FieldCacheCreate1hTokens,
+	FieldCacheReadTokens, FieldReasoningTokens, FieldCostMicros,
+}
+
+// usageSum is what one or more usage events with the same counter
+// coordinates (key, account, model, platform, second, Opus or not) add.
+type usageSum struct {
+	n                                 int
+	t                                 time.Time // the first event's: every bucket is the same for all
+	keyID, accountID, model, platform string
+	opus                              bool
+	fields                            [numSumFields]int64
+	firstMs, lastMs                   int64
+	tokens                            int64
+}
+
+func usagePlatform(u events.Usage) string {
+	if u.Platform == "" {
+		return "unknown"
+	}
+	return u.Platform
+}
+
+func isOpus(u events.Usage, o UsageOptions) bool {
+	return o.IsOpus != nil && (o.IsOpus(u.Model) || (u.UpstreamModel != "" && o.IsOpus(u.UpstreamModel)))
+}
+
+func (s *usageSum) add(u events.Usage, o UsageOptions) {
+	ms := u.Time.UnixMilli()
+	if s.n == 0 {
+		s.t, s.keyID, s.accountID, s.model, s.platform = u.Time, u.KeyID, u.AccountID, StatsModel(u.Model), usagePlatform(u)
+		s.opus = isOpus(u, o)
+		s.firstMs, s.lastMs = ms, ms
+	}
+	s.n++
+	s.firstMs, s.lastMs = min(s.firstMs, ms), max(s.lastMs, ms)
+	f := &s.fields
+	if u.Outcome == events.OutcomeRefused {
+		f[sumRefused]++
+	} else {
+		f[sumRequests]++
+		if u.Status >= 400 || u.Outcome != events.OutcomeOK {
+			f[sumErrors]++
+		}
+		if u.TTFTMs > 0 {
+			f[sumTTFTSumMs] += u.TTFTMs
+			f[sumTTFTCount]++
+		}
+		if !u.Priced {
+			f[sumUnpriced]++
+		}
+	}
+	// Tokens and cost count whatever the outcome: a refusal carries none,
+	// and money reported is never dropped.
+	f[sumInputTokens] += u.InputTokens
+	f[sumOutputTokens] += u.OutputTokens
+	f[sumCacheCreateTokens] += u.CacheCreateTokens
+	f[sumCacheCreate1hTokens] += u.CacheCreate1hTokens
+	f[sumCacheReadTokens] += u.CacheReadTokens
+	f[sumReasoningTokens] += u.ReasoningTokens
+	f[sumCostMicros] += u.CostMicros
+	s.tokens += TotalTokens(u)
+}
+
+// deltas lists what s adds, zero amounts left out.
+func (s *usageSum) deltas(loc *time.Location) []Delta {
+	t := s.t
 	type target struct {
 		dim Dimension
 		id  string
 	}
-	targets := []target{{DimAll, ""}, {DimPlatform, platform}, {DimModel, model}}
-	if u.KeyID != "" {
-		targets = append(targets, target{DimKey, u.KeyID}, target{DimKeyModel, PairID(u.KeyID, model)})
+	targets := make([]target, 0, 7)
+	targets = append(targets, target{DimAll, ""}, target{DimPlatform, s.platform}, target{DimModel, s.model})
+	if s.keyID != "" {
+		targets = append(targets, target{DimKey, s.keyID}, target{DimKeyModel, PairID(s.keyID, s.model)})
 	}
-	if u.AccountID != "" {
-		targets = append(targets, target{DimAccount, u.AccountID}, target{DimAccountModel, PairID(u.AccountID, model)})
+	if s.accountID != "" {
+		targets = append(targets, target{DimAccount, s.accountID}, target{DimAccountModel, PairID(s.accountID, s.model)})
+	}
+	nonZero := 0
+	for _, n := range s.fields {
+		if n != 0 {
+			nonZero++
+		}
 	}
 
-	out := make([]Delta, 0, len(targets)*len(StatsGrans)*len(fields)+16)
+	out := make([]Delta, 0, len(targets)*len(StatsGrans)*nonZero+16)
 	for _, g := range StatsGrans {
 		label, exp := BucketLabel(g, t, loc), BucketExpiry(g, t, loc)
 		for _, tg := range targets {
 			if !HasBuckets(tg.dim, g) {
 				continue
 			}
-			for _, f := range fields {
-				out = append(out, Delta{Dim: tg.dim, ID: tg.id, Gran: g, Label: label, Field: f.name, Amount: f.n, ExpireAt: exp})
+			for i, n := range s.fields {
+				if n != 0 {
+					out = append(out, Delta{Dim: tg.dim, ID: tg.id, Gran: g, Label: label, Field: sumFieldNames[i], Amount: n, ExpireAt: exp})
+				}
 			}
 		}
 	}
 
-	ms := t.UnixMilli()
-	for _, tg := range []target{{DimAll, ""}, {DimKey, u.KeyID}, {DimAccount, u.AccountID}} {
+	for _, tg := range []target{{DimAll, ""}, {DimKey, s.keyID}, {DimAccount, s.accountID}} {
 		if tg.dim != DimAll && tg.id == "" {
 			continue
 		}
 		out = append(out,
-			Delta{Dim: tg.dim, ID: tg.id, Gran: GranAll, Field: FieldLastUsedAt, Amount: ms, Agg: AggMax},
-			Delta{Dim: tg.dim, ID: tg.id, Gran: GranAll, Field: FieldFirstUsedAt, Amount: ms, Agg: AggMin})
+			Delta{Dim: tg.dim, ID: tg.id, Gran: GranAll, Field: FieldLastUsedAt, Amount: s.lastMs, Agg: AggMax},
+			Delta{Dim: tg.dim, ID: tg.id, Gran: GranAll, Field: FieldFirstUsedAt, Amount: s.firstMs, Agg: AggMin})
 	}
 
-	cost := u.CostMicros
-	if u.KeyID != "" {
+	cost := s.fields[sumCostMicros]
+	if s.keyID != "" && cost != 0 {
 		wl, we := BucketLabel(GranWeek, t, loc), BucketExpiry(GranWeek, t, loc)
-		if cost != 0 {
-			out = append(out, Delta{Dim: DimKey, ID: u.KeyID, Gran: GranWeek, Label: wl, Field: FieldCostMicros, Amount: cost, ExpireAt: we})
-			if o.IsOpus != nil && (o.IsOpus(u.Model) || (u.UpstreamModel != "" && o.IsOpus(u.UpstreamModel))) {
-				out = append(out, Delta{Dim: DimKey, ID: u.KeyID, Gran: GranWeek, Label: wl, Field: FieldOpusCostMicros, Amount: cost, ExpireAt: we})
-			}
-			out = append(out, minuteDelta(DimKey, u.KeyID, t, cost, KeyMinuteRetention))
+		out = append(out, Delta{Dim: DimKey, ID: s.keyID, Gran: GranWeek, Label: wl, Field: FieldCostMicros, Amount: cost, ExpireAt: we})
+		if s.opus {
+			out = append(out, Delta{Dim: DimKey, ID: s.keyID, Gran: GranWeek, Label: wl, Field: FieldOpusCostMicros, Amount: cost, ExpireAt: we})
 		}
+		out = append(out, minuteDelta(DimKey, s.keyID, t, cost, KeyMinuteRetention))
 	}
-	if u.AccountID != "" && cost != 0 {
-		out = append(out, minuteDelta(DimAccount, u.AccountID, t, cost, AccountMinuteRetention))
+	if s.accountID != "" && cost != 0 {
+		out = append(out, minuteDelta(DimAccount, s.accountID, t, cost, AccountMinuteRetention))
 	}
 
 	sl, se := BucketLabel(GranSecond, t, loc), BucketExpiry(GranSecond, t, loc)
-	if u.Outcome != events.OutcomeRefused {
-		out = append(out, Delta{Dim: DimAll, Gran: GranSecond, Label: sl, Field: FieldRequests, Amount: 1, ExpireAt: se})
+	if n := s.fields[sumRequests]; n != 0 {
+		out = append(out, Delta{Dim: DimAll, Gran: GranSecond, Label: sl, Field: FieldRequests, Amount: n, ExpireAt: se})
 	}
-	if n := TotalTokens(u); n != 0 {
-		out = append(out, Delta{Dim: DimAll, Gran: GranSecond, Label: sl, Field: FieldTokens, Amount: n, ExpireAt: se})
+	if s.tokens != 0 {
+		out = append(out, Delta{Dim: DimAll, Gran: GranSecond, Label: sl, Field: FieldTokens, Amount: s.tokens, ExpireAt: se})
 	}
 	return out
 }
@@ -241,47 +359,6 @@ func minuteDelta(dim Dimension, id string, t time.Time, cost int64, retention ti
 	m := unixFloor(t, time.Minute)
 	end := time.Unix((m+1)*60, 0)
 	return Delta{Dim: dim, ID: id, Gran: GranMinute, Label: strconv.FormatInt(m, 10), Field: FieldCostMicros, Amount: cost, ExpireAt: end.Add(retention)}
-}
-
-type fieldAmount struct {
-	name string
-	n    int64
-}
-
-// usageFields are the stats counters one event adds to, zero amounts left out.
-func usageFields(u events.Usage) []fieldAmount {
-	var fs []fieldAmount
-	add := func(name string, n int64) {
-		if n != 0 {
-			fs = append(fs, fieldAmount{name, n})
-		}
-	}
-	refused := u.Outcome == events.OutcomeRefused
-	if refused {
-		add(FieldRefused, 1)
-	} else {
-		add(FieldRequests, 1)
-		if u.Status >= 400 || u.Outcome != events.OutcomeOK {
-			add(FieldErrors, 1)
-		}
-		if u.TTFTMs > 0 {
-			add(FieldTTFTSumMs, u.TTFTMs)
-			add(FieldTTFTCount, 1)
-		}
-		if !u.Priced {
-			add(FieldUnpriced, 1)
-		}
-	}
-	// Tokens and cost count whatever the outcome: a refusal carries none,
-	// and money reported is never dropped.
-	add(FieldInputTokens, u.InputTokens)
-	add(FieldOutputTokens, u.OutputTokens)
-	add(FieldCacheCreateTokens, u.CacheCreateTokens)
-	add(FieldCacheCreate1hTokens, u.CacheCreate1hTokens)
-	add(FieldCacheReadTokens, u.CacheReadTokens)
-	add(FieldReasoningTokens, u.ReasoningTokens)
-	add(FieldCostMicros, u.CostMicros)
-	return fs
 }
 
 // TotalTokens is every token of a request counted once: input, output,

@@ -3,6 +3,8 @@ package projections_test
 import (
 	"flag"
 	"fmt"
+	"maps"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -410,5 +412,77 @@ func TestUsageDeltasGolden(t *testing.T) {
 	}
 	if b.String() != string(want) {
 		t.Fatalf("deltas differ from %s (run with -update after checking):\n%s", path, b.String())
+	}
+}
+
+// A batch's deltas fold to exactly what its events' deltas fold to, bucket
+// expiries included, whatever mix of keys, accounts, models, platforms,
+// outcomes and seconds the batch holds.
+func TestUsageBatchDeltasEqualEachEventsDeltas(t *testing.T) {
+	berlin := usageZone(t, "Europe/Berlin")
+	opts := projections.UsageOptions{Loc: berlin, IsOpus: pricing.Builtin().IsOpus}
+	rng := rand.New(rand.NewPCG(7, 11))
+	pick := func(xs ...string) string { return xs[rng.IntN(len(xs))] }
+	for round := range 200 {
+		var us []events.Usage
+		for i := range 1 + rng.IntN(60) {
+			us = append(us, mkUsage(func(u *events.Usage) {
+				u.ID = fmt.Sprint("r", round, "-", i)
+				u.Time = ts("2026-03-29T00:59:58Z").Add(time.Duration(rng.IntN(4000)) * time.Millisecond) // across 03:00 CEST
+				u.KeyID = pick("k1", "k2", "")
+				u.AccountID = pick("a1", "a2", "")
+				u.Model = pick("claude-sonnet-4-5-20250929", "claude-opus-4-5-20251101", "", "mystery")
+				u.UpstreamModel = pick("", "claude-opus-4-5-20251101")
+				u.Platform = pick(events.PlatformClaudeConsole, events.PlatformCodex, "")
+				u.Outcome = pick(events.OutcomeOK, events.OutcomeRefused, events.OutcomeUpstreamError)
+				u.Status = []int{200, 429, 500}[rng.IntN(3)]
+				u.TTFTMs = int64(rng.IntN(3) * 100)
+				u.Priced = rng.IntN(4) > 0
+				u.InputTokens, u.CacheReadTokens = int64(rng.IntN(1000)), int64(rng.IntN(3)*500)
+				u.CostMicros = int64(rng.IntN(3) * 1500)
+			}))
+		}
+		each, batch := map[usageKey]int64{}, map[usageKey]int64{}
+		eachExp, batchExp := map[usageKey]time.Time{}, map[usageKey]time.Time{}
+		var eachDeltas []projections.Delta
+		for _, u := range us {
+			eachDeltas = append(eachDeltas, projections.UsageDeltas(u, opts)...)
+		}
+		batchDeltas := projections.UsageBatchDeltas(us, opts)
+		foldDeltas(each, eachDeltas)
+		foldDeltas(batch, batchDeltas)
+		foldExpiries(eachExp, eachDeltas)
+		foldExpiries(batchExp, batchDeltas)
+		if !maps.Equal(each, batch) {
+			t.Fatalf("round %d (%d events): batch fold differs\n each %v\nbatch %v", round, len(us), each, batch)
+		}
+		if !maps.Equal(eachExp, batchExp) {
+			t.Fatalf("round %d: bucket expiries differ", round)
+		}
+		if len(batchDeltas) > len(eachDeltas) {
+			t.Fatalf("round %d: %d batch deltas, more than the %d of the events", round, len(batchDeltas), len(eachDeltas))
+		}
+	}
+}
+
+// foldExpiries keeps each counter's latest expiry.
+func foldExpiries(into map[usageKey]time.Time, ds []projections.Delta) {
+	for _, d := range ds {
+		k := usageKey{d.Dim, d.ID, d.Label, d.Gran, d.Field}
+		if d.ExpireAt.After(into[k]) {
+			into[k] = d.ExpireAt
+		}
+	}
+}
+
+// Similar events in one second collapse into one event's worth of deltas.
+func TestUsageBatchDeltasOfSimilarEvents(t *testing.T) {
+	us := make([]events.Usage, 100)
+	for i := range us {
+		us[i] = mkUsage(func(u *events.Usage) { u.Time = usageT0.Add(time.Duration(i) * time.Millisecond) })
+	}
+	one := projections.UsageDeltas(us[0], projections.UsageOptions{})
+	if got := len(projections.UsageBatchDeltas(us, projections.UsageOptions{})); got != len(one) {
+		t.Fatalf("100 similar events gave %d deltas, one gives %d", got, len(one))
 	}
 }

@@ -33,8 +33,7 @@ func (s *Store) UsageOps(deltas []projections.Delta, loc *time.Location) []Op {
 	}
 	type hash struct {
 		key      string
-		sums     []any // field, amount, ...
-		sumIdx   map[string]int
+		sums     []any // field, amount, ...: a bucket has few fields, found by scanning
 		maxes    []Op
 		expireAt int64
 	}
@@ -43,41 +42,74 @@ func (s *Store) UsageOps(deltas []projections.Delta, loc *time.Location) []Op {
 	get := func(key string) *hash {
 		h, ok := byKey[key]
 		if !ok {
-			h = &hash{key: key, sumIdx: map[string]int{}}
+			h = &hash{key: key}
 			byKey[key] = h
 			order = append(order, h)
 		}
 		return h
 	}
+	// A stats bucket's deltas come one field after another: its hash is
+	// looked up once per bucket, not once per field.
+	type bucket struct {
+		dim   projections.Dimension
+		id    string
+		gran  projections.Granularity
+		label string
+	}
+	buckets := map[bucket]*hash{}
 	var index []Op
-	indexed := map[string]bool{}
-	addIndex := func(set, member string, exp time.Time) {
-		if indexed[set+"\x00"+member] {
+	type member struct{ set, member string }
+	indexed := map[member]bool{}
+	addIndex := func(set, m string, exp time.Time) {
+		if indexed[member{set, m}] {
 			return
 		}
-		indexed[set+"\x00"+member] = true
-		index = append(index, Op{Cmd: "SADD", Args: []any{set, member}})
+		indexed[member{set, m}] = true
+		index = append(index, Op{Cmd: "SADD", Args: []any{set, m}})
 		if !exp.IsZero() {
 			index = append(index, Op{Cmd: "PEXPIREAT", Args: []any{set, exp.UnixMilli()}})
 		}
 	}
 
 	for _, d := range deltas {
-		key, field := s.deltaTarget(d)
-		h := get(key)
+		var h *hash
+		var field string
+		if d.Gran == projections.GranMinute || d.Gran == projections.GranSecond {
+			var key string
+			key, field = s.deltaTarget(d)
+			h = get(key)
+		} else {
+			b := bucket{d.Dim, d.ID, d.Gran, d.Label}
+			if h = buckets[b]; h == nil {
+				h = get(s.statsBucket(string(d.Dim), string(d.Gran), d.Label, d.ID))
+				buckets[b] = h
+				switch {
+				case (d.Gran == projections.GranDay || d.Gran == projections.GranAll) && indexedDim(d.Dim):
+					addIndex(s.statsIDs(string(d.Dim), string(d.Gran), d.Label), d.ID, d.ExpireAt)
+				case d.Gran == projections.GranAll && d.Dim == projections.DimKeyModel:
+					id, model := projections.SplitPairID(d.ID)
+					addIndex(s.statsModels(string(projections.DimKey), id), model, time.Time{})
+				case d.Gran == projections.GranAll && d.Dim == projections.DimAccountModel:
+					id, model := projections.SplitPairID(d.ID)
+					addIndex(s.statsModels(string(projections.DimAccount), id), model, time.Time{})
+				}
+			}
+			field = d.Field
+		}
 		switch d.Agg {
 		case projections.AggMax:
-			h.maxes = append(h.maxes, Op{Cmd: "HMAX", Args: []any{key, field, d.Amount}})
+			h.maxes = append(h.maxes, Op{Cmd: "HMAX", Args: []any{h.key, field, d.Amount}})
 		case projections.AggMin:
-			h.maxes = append(h.maxes, Op{Cmd: "HMIN", Args: []any{key, field, d.Amount}})
+			h.maxes = append(h.maxes, Op{Cmd: "HMIN", Args: []any{h.key, field, d.Amount}})
 		default:
 			add := func(field string) {
-				if i, ok := h.sumIdx[field]; ok {
-					h.sums[i+1] = h.sums[i+1].(int64) + d.Amount
-				} else {
-					h.sumIdx[field] = len(h.sums)
-					h.sums = append(h.sums, field, d.Amount)
+				for i := 0; i < len(h.sums); i += 2 {
+					if h.sums[i] == field {
+						h.sums[i+1] = h.sums[i+1].(int64) + d.Amount
+						return
+					}
 				}
+				h.sums = append(h.sums, field, d.Amount)
 			}
 			add(field)
 			if d.Gran == projections.GranMinute {
@@ -86,16 +118,6 @@ func (s *Store) UsageOps(deltas []projections.Delta, loc *time.Location) []Op {
 		}
 		if !d.ExpireAt.IsZero() {
 			h.expireAt = max(h.expireAt, groupExpiry(d).UnixMilli())
-		}
-		switch {
-		case (d.Gran == projections.GranDay || d.Gran == projections.GranAll) && indexedDim(d.Dim):
-			addIndex(s.statsIDs(string(d.Dim), string(d.Gran), d.Label), d.ID, d.ExpireAt)
-		case d.Gran == projections.GranAll && d.Dim == projections.DimKeyModel:
-			id, model := projections.SplitPairID(d.ID)
-			addIndex(s.statsModels(string(projections.DimKey), id), model, time.Time{})
-		case d.Gran == projections.GranAll && d.Dim == projections.DimAccountModel:
-			id, model := projections.SplitPairID(d.ID)
-			addIndex(s.statsModels(string(projections.DimAccount), id), model, time.Time{})
 		}
 	}
 

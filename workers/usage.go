@@ -77,14 +77,13 @@ func (p *UsageProjector) Apply(ctx context.Context, env events.Envelope) error {
 }
 
 // usageMetrics are counted from applied usage events.
-// ApplyBatch implements Batcher: the events' deltas are merged and applied
-// in one script call. It reports false, having applied nothing, when an
+// ApplyBatch implements Batcher: the events' deltas are merged
+// (projections.UsageBatchDeltas) and applied in one script call. It reports false, having applied nothing, when an
 // event does not decode or was applied before; the runner then applies the
 // events one by one.
 func (p *UsageProjector) ApplyBatch(ctx context.Context, envs []events.Envelope) (bool, error) {
 	us := make([]events.Usage, 0, len(envs))
 	seqs := make([]uint64, 0, len(envs))
-	var deltas []projections.Delta
 	for _, env := range envs {
 		v, err := events.Decode(env)
 		if err != nil {
@@ -99,9 +98,8 @@ func (p *UsageProjector) ApplyBatch(ctx context.Context, envs []events.Envelope)
 		}
 		us = append(us, *u)
 		seqs = append(seqs, env.Seq)
-		deltas = append(deltas, projections.UsageDeltas(*u, p.opts)...)
 	}
-	applied, err := p.store.ApplyUsageBatch(ctx, seqs, deltas, p.opts.Loc)
+	applied, err := p.store.ApplyUsageBatch(ctx, seqs, projections.UsageBatchDeltas(us, p.opts), p.opts.Loc)
 	if err != nil || !applied {
 		return false, err
 	}
