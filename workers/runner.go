@@ -55,8 +55,9 @@ func (r *Runner) Run(ctx context.Context) error {
 		// about what one event costs; when idle, an event waits for nothing.
 		queue = make(chan jetstream.Msg, r.p.InFlight())
 		handle = func(m jetstream.Msg) { queue <- m }
+		var collecting sync.Mutex
 		for range batchAppliers {
-			inflight.Go(func() { r.batchLoop(ctx, b, queue) })
+			inflight.Go(func() { r.batchLoop(ctx, b, queue, &collecting) })
 		}
 	} else if n := r.p.InFlight(); n > 1 {
 		// Events of this projector commute: apply several at once, so the
@@ -112,28 +113,55 @@ func (r *Runner) Run(ctx context.Context) error {
 // batchAppliers is how many batches one runner applies at once; maxBatch
 // bounds a batch.
 const (
-	batchAppliers = 4
+	batchAppliers = 2
 	maxBatch      = 256
 )
 
-// batchLoop applies queued events in batches until the queue closes.
-func (r *Runner) batchLoop(ctx context.Context, b Batcher, queue <-chan jetstream.Msg) {
-	for m := range queue {
-		batch := []jetstream.Msg{m}
-	fill:
-		for len(batch) < maxBatch {
-			select {
-			case next, ok := <-queue:
-				if !ok {
-					break fill
-				}
-				batch = append(batch, next)
-			default:
-				break fill
-			}
+// batchLinger is how long a batch waits for more events once it holds one.
+// Merged usage events cost Redis about what one costs, so under light load
+// a few milliseconds of projection lag buy several events per write, and the
+// Redis time they free is what admission and scheduling wait for.
+const batchLinger = 5 * time.Millisecond
+
+// batchLoop applies queued events in batches until the queue closes. One
+// applier collects at a time (collecting), so a lingering batch is not split
+// between appliers; the other applies its batch meanwhile.
+func (r *Runner) batchLoop(ctx context.Context, b Batcher, queue <-chan jetstream.Msg, collecting *sync.Mutex) {
+	linger := time.NewTimer(batchLinger)
+	defer linger.Stop()
+	for {
+		collecting.Lock()
+		batch := collectBatch(queue, linger)
+		collecting.Unlock()
+		if len(batch) == 0 {
+			return
 		}
 		r.applyBatch(ctx, b, batch)
 	}
+}
+
+// collectBatch waits for an event, then gathers more for batchLinger or
+// until the batch is full. It returns nothing once the queue is closed.
+func collectBatch(queue <-chan jetstream.Msg, linger *time.Timer) []jetstream.Msg {
+	m, ok := <-queue
+	if !ok {
+		return nil
+	}
+	batch := []jetstream.Msg{m}
+	linger.Reset(batchLinger)
+	defer linger.Stop()
+	for len(batch) < maxBatch {
+		select {
+		case next, ok := <-queue:
+			if !ok {
+				return batch
+			}
+			batch = append(batch, next)
+		case <-linger.C:
+			return batch
+		}
+	}
+	return batch
 }
 
 // applyBatch applies batch in one step, or each event on its own when the
