@@ -37,6 +37,7 @@ type exchange struct {
 	current   atomic.Value // string
 	keyLeased bool
 	stopRenew func()
+	released  bool
 
 	firstByte time.Time
 }
@@ -334,6 +335,18 @@ func (x *exchange) startRenewing() {
 // finish releases every lease and publishes the usage event if the response
 // path did not already.
 func (x *exchange) finish() {
+	x.release()
+	if !x.published {
+		x.publishUsage()
+	}
+}
+
+// release gives back the key's and the accounts' leases, once.
+func (x *exchange) release() {
+	if x.released {
+		return
+	}
+	x.released = true
 	if x.stopRenew != nil {
 		x.stopRenew()
 	}
@@ -348,7 +361,18 @@ func (x *exchange) finish() {
 		}
 		cancel()
 	}
-	if !x.published {
-		x.publishUsage()
-	}
+}
+
+// settle records the usage event and gives the leases back at once, when
+// the upstream's answer is complete: both must be done before the client
+// sees its end (it may send the next request at that moment, and a limit of
+// one must admit it), and neither waits for the other.
+func (x *exchange) settle() {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		x.release()
+	}()
+	x.publishUsage()
+	<-done
 }

@@ -87,7 +87,7 @@ func (x *exchange) respond(ctx context.Context, a *attempt) error {
 		}
 	}
 	// The answer is complete: record it before the client can see it.
-	x.publishUsage()
+	x.settle()
 	return x.writeBuffered(a.resp, body)
 }
 
@@ -153,7 +153,7 @@ func (x *exchange) stream(ctx context.Context, a *attempt) error {
 				if _, _, failed := r.UpstreamError(); failed {
 					x.u.Outcome = events.OutcomeUpstreamError
 				}
-				x.publishUsage()
+				x.settle()
 			}
 			if !clientGone {
 				writeBy()

@@ -3,6 +3,7 @@ package streams
 import (
 	"context"
 	"fmt"
+	"reflect"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -66,12 +67,40 @@ func (o Options) Configs() []jetstream.StreamConfig {
 }
 
 // Provision creates the streams or brings them to o. It is idempotent and runs
-// at every start of every process.
+// at every start of every process; a stream already as o wants it is left
+// alone, so starting processes do not rewrite stream configurations under
+// running consumers.
 func Provision(ctx context.Context, js jetstream.JetStream, o Options) error {
 	for _, cfg := range o.Configs() {
+		if s, err := js.Stream(ctx, cfg.Name); err == nil && upToDate(s.CachedInfo().Config, cfg) {
+			continue
+		}
 		if _, err := js.CreateOrUpdateStream(ctx, cfg); err != nil {
 			return fmt.Errorf("provision stream %s: %w", cfg.Name, err)
 		}
 	}
 	return nil
+}
+
+// upToDate reports whether the stream configuration have already holds every
+// setting of want. The server fills in what want leaves zero, so each of
+// want's settings is compared, not the whole configuration.
+func upToDate(have, want jetstream.StreamConfig) bool {
+	merged := have
+	merged.Name = want.Name
+	merged.Description = want.Description
+	merged.Subjects = want.Subjects
+	merged.Retention = want.Retention
+	merged.Storage = want.Storage
+	merged.Replicas = want.Replicas
+	merged.Duplicates = want.Duplicates
+	merged.Discard = want.Discard
+	merged.DenyPurge = want.DenyPurge
+	merged.AllowDirect = want.AllowDirect
+	merged.AllowRollup = want.AllowRollup
+	merged.DenyDelete = want.DenyDelete
+	merged.MaxMsgsPerSubject = want.MaxMsgsPerSubject
+	merged.MaxAge = want.MaxAge
+	merged.AllowAtomicPublish = want.AllowAtomicPublish
+	return reflect.DeepEqual(merged, have)
 }
