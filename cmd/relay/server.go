@@ -85,7 +85,11 @@ func runServer(ctx context.Context, role string, args []string, getenv func(stri
 			return fmt.Errorf("embedded NATS: %w", err)
 		}
 		defer emb.stop()
-		nc, err = nats.Connect("", append(natsOpts, nats.InProcessServer(emb))...)
+		if u := emb.loopbackURL(); u != "" {
+			nc, err = nats.Connect(u, natsOpts...)
+		} else {
+			nc, err = nats.Connect("", append(natsOpts, nats.InProcessServer(emb))...)
+		}
 	} else {
 		nc, err = nats.Connect(cfg.NATSURL, natsOpts...)
 	}

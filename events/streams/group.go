@@ -33,7 +33,7 @@ var errBatchesUnsupported = errors.New("streams: the stream does not take atomic
 // minBatch is the smallest group worth an atomic batch: the server stages a
 // batch in a store of its own, which costs about what a few fsyncs cost, so
 // smaller groups go as pipelined single publishes.
-const minBatch = 8
+const minBatch = 16
 
 // maxBatch stays well below the server's limit of 1,000 messages a batch.
 const maxBatch = 256
