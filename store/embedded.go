@@ -35,7 +35,7 @@ func StartEmbedded() (*Embedded, error) {
 
 // Client returns a client of the embedded server.
 func (e *Embedded) Client() *redis.Client {
-	return redis.NewClient(&redis.Options{Addr: e.Addr(), PoolSize: 64})
+	return Client(&redis.Options{Addr: e.Addr()})
 }
 
 // Close stops the server.

@@ -66,7 +66,7 @@ func runRebuild(ctx context.Context, args []string, getenv func(string) string, 
 	if err != nil {
 		return usageError{fmt.Errorf("REDIS_URL: %w", err)}
 	}
-	rdb := redis.NewClient(ropts)
+	rdb := store.Client(ropts)
 	defer rdb.Close()
 	st := store.New(rdb, "")
 	if err := st.Ping(ctx); err != nil {

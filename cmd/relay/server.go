@@ -136,8 +136,7 @@ func runServer(ctx context.Context, role string, args []string, getenv func(stri
 		if err != nil {
 			return usageError{fmt.Errorf("REDIS_URL: %w", err)}
 		}
-		ropts.PoolSize = 64
-		rdb = redis.NewClient(ropts)
+		rdb = store.Client(ropts)
 	}
 	defer rdb.Close()
 	st := store.New(rdb, "")

@@ -171,6 +171,9 @@ type bench struct {
 	// goroutines of net/http's transport).
 	goroutinesStart map[string]float64
 	connsStart      map[string]int
+	// redisConnsStart is the embedded Redis's connections then: each holds
+	// one goroutine of miniredis in relay's own process.
+	redisConnsStart map[string]int
 	upstreamPort    int
 }
 
@@ -183,7 +186,7 @@ func (b *bench) run(ctx context.Context) (*results, error) {
 		return nil, err
 	}
 	b.warmUp(ctx)
-	b.goroutinesStart, b.connsStart = map[string]float64{}, map[string]int{}
+	b.goroutinesStart, b.connsStart, b.redisConnsStart = map[string]float64{}, map[string]int{}, map[string]int{}
 	for _, r := range b.relays {
 		m, err := r.metrics(ctx, "go_goroutines")
 		if err != nil {
@@ -192,6 +195,7 @@ func (b *bench) run(ctx context.Context) (*results, error) {
 		}
 		b.goroutinesStart[r.name] = m["go_goroutines"]
 		b.connsStart[r.name] = connectionsTo(r.pid(), b.upstreamPort)
+		b.redisConnsStart[r.name] = r.embeddedRedisConns()
 	}
 	began := time.Now()
 	for round := range b.o.rounds {
@@ -437,12 +441,14 @@ func (b *bench) measure(ctx context.Context, round int, s system, mode string, c
 // their in-flight gauge and goroutine count and the lease sets in their
 // Redis. Goroutines may exceed the post-warm-up count by goroutineSlack,
 // plus two per idle upstream connection more than then (the transport's
-// read and write loops, which live until IdleConnTimeout).
+// read and write loops, which live until IdleConnTimeout) and one per
+// embedded Redis connection more than then (miniredis serves each in a
+// goroutine of relay's process; the client pool keeps idle ones).
 func (b *bench) checkLeaks(ctx context.Context) []leakJSON {
 	b.tr.CloseIdleConnections()
 	var out []leakJSON
 	for _, r := range b.relays {
-		l := leakJSON{System: r.name, GoroutinesStart: b.goroutinesStart[r.name], UpstreamConnsStart: b.connsStart[r.name]}
+		l := leakJSON{System: r.name, GoroutinesStart: b.goroutinesStart[r.name], UpstreamConnsStart: b.connsStart[r.name], RedisConnsStart: b.redisConnsStart[r.name]}
 		var allowed float64
 		deadline := time.Now().Add(10 * time.Second)
 		for {
@@ -453,7 +459,9 @@ func (b *bench) checkLeaks(ctx context.Context) []leakJSON {
 			}
 			l.InFlight, l.GoroutinesEnd = m["relay_inflight_requests"], m["go_goroutines"]
 			l.UpstreamConnsEnd = connectionsTo(r.pid(), b.upstreamPort)
-			allowed = l.GoroutinesStart + goroutineSlack + 2*float64(max(0, l.UpstreamConnsEnd-l.UpstreamConnsStart))
+			l.RedisConnsEnd = r.embeddedRedisConns()
+			allowed = l.GoroutinesStart + goroutineSlack + 2*float64(max(0, l.UpstreamConnsEnd-l.UpstreamConnsStart)) +
+				float64(max(0, l.RedisConnsEnd-l.RedisConnsStart))
 			if l.InFlight == 0 && l.GoroutinesEnd <= allowed || time.Now().After(deadline) {
 				break
 			}

@@ -384,3 +384,20 @@ func randomHex(n int) string {
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
 }
+
+// embeddedRedisConns counts relay's client connections to its embedded
+// Redis; 0 when it runs on a real redis-server.
+func (r *relayProc) embeddedRedisConns() int {
+	if !r.embeddedRedis {
+		return 0
+	}
+	u, err := url.Parse(r.redisURL)
+	if err != nil {
+		return 0
+	}
+	port, err := strconv.Atoi(u.Port())
+	if err != nil {
+		return 0
+	}
+	return connectionsTo(r.pid(), port)
+}

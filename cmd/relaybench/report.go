@@ -182,11 +182,15 @@ type leakJSON struct {
 	GoroutinesStart float64 `json:"goroutinesStart"`
 	GoroutinesEnd   float64 `json:"goroutinesEnd"`
 	// UpstreamConnsStart and End are relay's connections to the upstream.
-	UpstreamConnsStart int    `json:"upstreamConnsStart"`
-	UpstreamConnsEnd   int    `json:"upstreamConnsEnd"`
-	LeaseMembers       int64  `json:"leaseMembers"`
-	OK                 bool   `json:"ok"`
-	Error              string `json:"error,omitempty"`
+	UpstreamConnsStart int `json:"upstreamConnsStart"`
+	UpstreamConnsEnd   int `json:"upstreamConnsEnd"`
+	// RedisConnsStart and End are relay's connections to its embedded
+	// Redis (0 on a real redis-server).
+	RedisConnsStart int    `json:"redisConnsStart"`
+	RedisConnsEnd   int    `json:"redisConnsEnd"`
+	LeaseMembers    int64  `json:"leaseMembers"`
+	OK              bool   `json:"ok"`
+	Error           string `json:"error,omitempty"`
 }
 
 type goalJSON struct {
@@ -411,10 +415,10 @@ func (r *results) print(w io.Writer) {
 
 	fmt.Fprintln(w)
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "after the run\tinflight\tgoroutines start\tend\tupstream conns start\tend\tlease members\tok\t")
+	fmt.Fprintln(tw, "after the run\tinflight\tgoroutines start\tend\tupstream conns start\tend\tembedded Redis conns start\tend\tlease members\tok\t")
 	for _, l := range r.Leaks {
-		fmt.Fprintf(tw, "%s\t%.0f\t%.0f\t%.0f\t%d\t%d\t%d\t%t\t\n", l.System, l.InFlight, l.GoroutinesStart, l.GoroutinesEnd,
-			l.UpstreamConnsStart, l.UpstreamConnsEnd, l.LeaseMembers, l.OK)
+		fmt.Fprintf(tw, "%s\t%.0f\t%.0f\t%.0f\t%d\t%d\t%d\t%d\t%d\t%t\t\n", l.System, l.InFlight, l.GoroutinesStart, l.GoroutinesEnd,
+			l.UpstreamConnsStart, l.UpstreamConnsEnd, l.RedisConnsStart, l.RedisConnsEnd, l.LeaseMembers, l.OK)
 	}
 	tw.Flush()
 
