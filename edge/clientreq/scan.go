@@ -13,35 +13,9 @@ import (
 // recursive decoder that sees it later, here or upstream.
 const MaxDepth = 128
 
-// The helpers below walk JSON text by bytes. checkDepth and stringEnd are safe
-// on any input; the others assume json.Valid already accepted it, which is
+// The helpers below walk JSON text by bytes. validate and stringEnd are safe
+// on any input; the others assume validate already accepted it, which is
 // what lets them stay this small.
-
-// checkDepth refuses a body nested deeper than MaxDepth. It runs before any
-// decoder, costs one pass without allocating, and counts brackets outside
-// strings only; on invalid JSON it may miscount, which is harmless because
-// json.Valid (iterative, no recursion) rejects such a body next.
-func checkDepth(b []byte) error {
-	depth := 0
-	for i := 0; i < len(b); i++ {
-		switch b[i] {
-		case '"':
-			end := stringEnd(b, i)
-			if end < 0 {
-				return nil
-			}
-			i = end - 1
-		case '{', '[':
-			depth++
-			if depth > MaxDepth {
-				return newError(ErrTooDeep, fmt.Sprintf("request body nests deeper than %d levels", MaxDepth))
-			}
-		case '}', ']':
-			depth--
-		}
-	}
-	return nil
-}
 
 // stringEnd returns the index just past the closing quote of the string
 // whose opening quote is b[i], or -1 if it is unterminated. It jumps from
@@ -118,10 +92,11 @@ func object(body []byte) (int, error) {
 	if start == len(body) {
 		return 0, newError(ErrEmpty, "request body is empty")
 	}
-	if err := checkDepth(body); err != nil {
-		return 0, err
+	ok, tooDeep := validate(body)
+	if tooDeep {
+		return 0, newError(ErrTooDeep, fmt.Sprintf("request body nests deeper than %d levels", MaxDepth))
 	}
-	if !json.Valid(body) {
+	if !ok {
 		return 0, syntaxError(body)
 	}
 	if body[start] != '{' {
