@@ -114,9 +114,9 @@ func copyHeader(dst, src http.Header) {
 var readerPool = sync.Pool{New: func() any { return usage.NewReader(nil, 0) }}
 
 // stream passes an SSE answer through event by event, flushing before each
-// wait for the upstream, while the usage reader watches it. The terminal event is held back until the
-// usage event is stored, so no client receives a complete answer that is
-// not recorded.
+// wait for the upstream, while the usage reader watches it. The terminal
+// event is held back until the usage event is stored, so no client receives
+// a complete answer that is not recorded.
 func (x *exchange) stream(ctx context.Context, a *attempt) error {
 	w := x.c.Response()
 	// A client that stops reading must not hold the stream, its leases and

@@ -38,13 +38,13 @@ var (
 	errBodyUnreadable = newError(KindInvalid, "could not read the request body")
 )
 
-// readRequestBody reads the request body within the body limit. A body over the
-// limit, declared or chunked, is refused with 413 after reading at most the
-// limit.
 // maxPresizedBody bounds the buffer allocated up front from Content-Length:
 // a client's claim is not a reason to allocate more than usual requests need.
 const maxPresizedBody = 8 << 20
 
+// readRequestBody reads the request body within the body limit. A body over the
+// limit, declared or chunked, is refused with 413 after reading at most the
+// limit.
 func readRequestBody(c echo.Context) ([]byte, error) {
 	r := c.Request()
 	var body []byte

@@ -51,8 +51,8 @@ func (r *Runner) Run(ctx context.Context) error {
 	var inflight sync.WaitGroup
 	var queue chan jetstream.Msg
 	if b, ok := r.p.(Batcher); ok {
-		// Merge what has arrived into one write: under load a batch costs
-		// about what one event costs; when idle, an event waits for nothing.
+		// Merge what has arrived, or arrives within batchLinger, into one
+		// write: a batch costs about what one event costs.
 		queue = make(chan jetstream.Msg, r.p.InFlight())
 		handle = func(m jetstream.Msg) { queue <- m }
 		var collecting sync.Mutex

@@ -39,11 +39,11 @@ const minBatch = 16
 const maxBatch = 256
 
 // GroupPublisher stores events for many goroutines at once. A stream with
-// SyncAlways pays one fsync per stored message, which caps a busy edge at a
-// few hundred events a second; events that arrive while a write is in flight
-// wait for it and then go together as one atomic batch, which the server
-// stores with a single fsync (group commit). A lone event goes out at once,
-// from its caller's goroutine, so an idle edge pays no extra latency.
+// SyncAlways pays one fsync per stored message, one after another. Events
+// that arrive while a write is in flight wait for it and then go together:
+// pipelined, or, once minBatch or more wait, as one atomic batch that the
+// server stores with a single fsync (group commit). A lone event goes out at
+// once, from its caller's goroutine, so an idle edge pays no extra latency.
 //
 // Every event keeps its id as Nats-Msg-Id, so an event published twice (a
 // batch retried one by one, a spooled event republished) is stored once. All
