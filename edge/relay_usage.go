@@ -27,18 +27,10 @@ func (x *exchange) publishUsage() {
 	if u.Status == 0 {
 		u.Status = 200
 	}
-	model := u.UpstreamModel
-	if model == "" {
-		model = u.Model
-	}
-	if u.Outcome != events.OutcomeRefused && u.Outcome != events.OutcomeNoAccount {
-		u.CostMicros, u.Priced = s.prices.Current().Cost(model, u.Tokens)
-		u.Cost = pricing.MicrosToUSD(u.CostMicros)
-		if !u.Priced {
-			s.unpricedOnce(model)
-		}
-	} else {
-		u.Priced = true
+	u.CostMicros, u.Priced = s.prices.Current().RequestCost(u.Outcome, u.Model, u.UpstreamModel, u.Tokens)
+	u.Cost = pricing.MicrosToUSD(u.CostMicros)
+	if !u.Priced {
+		s.unpricedOnce(pricing.ChargedModel(u.Model, u.UpstreamModel))
 	}
 	env, err := events.NewWithID(x.id, events.UsageRecorded, x.start, "key:"+x.key.ID, x.id, u)
 	if err != nil {

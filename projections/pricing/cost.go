@@ -84,3 +84,23 @@ func (a uint128) divRoundHalfUp(d uint64) int64 {
 	}
 	return int64(qlo)
 }
+
+// ChargedModel is the model a request is priced by: the one the upstream
+// says it used, else the one the client asked for.
+func ChargedModel(model, upstreamModel string) string {
+	if upstreamModel != "" {
+		return upstreamModel
+	}
+	return model
+}
+
+// RequestCost is what a recorded request costs under t, the one rule the
+// edge (when it records a request) and re-pricing (`relay replay
+// --reprice`) share: priced by ChargedModel; a refused request, or one no
+// account took, reached no upstream and costs nothing.
+func (t *Table) RequestCost(outcome, model, upstreamModel string, tok events.Tokens) (micros int64, priced bool) {
+	if outcome == events.OutcomeRefused || outcome == events.OutcomeNoAccount {
+		return 0, true
+	}
+	return t.Cost(ChargedModel(model, upstreamModel), tok)
+}

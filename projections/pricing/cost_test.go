@@ -246,3 +246,35 @@ func BenchmarkCost(b *testing.B) {
 	}
 	_ = sink
 }
+
+// The one rule of what a recorded request costs: by the upstream's model
+// when known, nothing for requests that reached no upstream.
+func TestRequestCost(t *testing.T) {
+	tab := pricing.Builtin()
+	tok := events.Tokens{InputTokens: 1000, OutputTokens: 100}
+	sonnet, _ := tab.Cost("claude-sonnet-4-5-20250929", tok)
+	opus, _ := tab.Cost("claude-opus-4-5-20251101", tok)
+	if sonnet == 0 || opus == sonnet {
+		t.Fatalf("sonnet %d, opus %d: the test needs two different prices", sonnet, opus)
+	}
+	for _, tc := range []struct {
+		name, outcome, model, upstream string
+		micros                         int64
+		priced                         bool
+	}{
+		{"requested model", events.OutcomeOK, "claude-sonnet-4-5-20250929", "", sonnet, true},
+		{"upstream model wins", events.OutcomeOK, "claude-sonnet-4-5-20250929", "claude-opus-4-5-20251101", opus, true},
+		{"failed requests are charged what they report", events.OutcomeUpstreamError, "claude-sonnet-4-5-20250929", "", sonnet, true},
+		{"refused", events.OutcomeRefused, "claude-sonnet-4-5-20250929", "", 0, true},
+		{"no account", events.OutcomeNoAccount, "claude-sonnet-4-5-20250929", "", 0, true},
+		{"unknown model", events.OutcomeOK, "mystery-model", "", 0, false},
+	} {
+		micros, priced := tab.RequestCost(tc.outcome, tc.model, tc.upstream, tok)
+		if micros != tc.micros || priced != tc.priced {
+			t.Errorf("%s: %d µ$ priced %v, want %d priced %v", tc.name, micros, priced, tc.micros, tc.priced)
+		}
+	}
+	if got := pricing.ChargedModel("asked", ""); got != "asked" {
+		t.Errorf("ChargedModel without an upstream model = %q", got)
+	}
+}

@@ -5,7 +5,6 @@ import (
 	"strconv"
 	"time"
 
-	"relay/events"
 	"relay/projections/pricing"
 )
 
@@ -39,19 +38,10 @@ func (r Reprice) values() []string {
 	}
 }
 
-// Recompute returns what the request of u costs under t, priced the way
-// the edge prices a request when it records it: by the upstream model when
-// known, else the requested one; a refusal or a request no account took is
-// never charged.
+// Recompute returns what the request of u costs under t, by the rule the
+// edge recorded it with (pricing.Table.RequestCost).
 func Recompute(t *pricing.Table, u *Fields) (micros int64, priced bool) {
-	if u.Outcome == events.OutcomeRefused || u.Outcome == events.OutcomeNoAccount {
-		return 0, true
-	}
-	model := u.UpstreamModel
-	if model == "" {
-		model = u.Model
-	}
-	return t.Cost(model, u.Tokens)
+	return t.RequestCost(u.Outcome, u.Model, u.UpstreamModel, u.Tokens)
 }
 
 // NewRepriceSink returns the sink of `--reprice`: per group of dims (by key
