@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -139,6 +140,17 @@ func (s *Server) deleteAccount(c echo.Context) error {
 	old, expect, err := s.loadLiveAccount(c)
 	if err != nil {
 		return err
+	}
+	if bound := s.keysBoundTo(old.ID); len(bound) > 0 {
+		// Its keys would be refused at every request (a dedicated key never
+		// falls back to the shared pool): the admin decides about them first.
+		shown := bound[:min(len(bound), 5)]
+		more := ""
+		if len(bound) > len(shown) {
+			more = fmt.Sprintf(" and %d more", len(bound)-len(shown))
+		}
+		return newError(KindConflict, fmt.Sprintf("the account is the dedicated account of %d API key(s): %s%s; bind them elsewhere or delete them first",
+			len(bound), strings.Join(shown, ", "), more))
 	}
 	return s.writeAccount(c, old.ID, events.AccountDeleted, events.AccountDeletedData{ID: old.ID}, expect)
 }
@@ -334,4 +346,19 @@ func stateReason(state string) string {
 		return "unavailable after errors"
 	}
 	return state // overloaded, unauthorized
+}
+
+// keysBoundTo lists the ids of the live keys that have account id as their
+// dedicated account, sorted.
+func (s *Server) keysBoundTo(id string) []string {
+	var bound []string
+	s.catalog.Read(func(cat *projections.Catalog) {
+		for _, k := range cat.Keys {
+			if !k.IsDeleted && (k.ClaudeConsoleAccountID == id || k.CodexAccountID == id) {
+				bound = append(bound, k.ID)
+			}
+		}
+	})
+	slices.Sort(bound)
+	return bound
 }

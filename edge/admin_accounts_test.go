@@ -474,3 +474,31 @@ func TestAccountQuotaConcurrencyAndLastUsed(t *testing.T) {
 		}
 	})
 }
+
+// An account that live keys have as their dedicated account is not deleted
+// from under them: they would be refused at every request.
+func TestAccountBoundToKeysIsNotDeleted(t *testing.T) {
+	redistest.ForEach(t, func(t *testing.T, b redistest.Backend) {
+		env := edgetest.Start(t, b, edgetest.Options{})
+		tok := env.AdminToken(t)
+		a, _ := call[apiAccount](t, env, http.StatusCreated, http.MethodPost, "/api/v2/accounts/claude-console", tok,
+			claudeAccountBody("sk-ant-api03-bound-account-key-000000000b1"))
+		k, _ := call[apiKey](t, env, http.StatusCreated, http.MethodPost, "/api/v2/keys", tok,
+			map[string]any{"name": "bound", "claudeConsoleAccountId": a.ID})
+		r := do(t, env, http.MethodDelete, accountPath(a, ""), tok, nil, nil)
+		wantStatus(t, r, http.StatusConflict, "conflict")
+		if !strings.Contains(string(r.Body), k.ID) {
+			t.Fatalf("the refusal does not name the bound key %s: %s", k.ID, r.Body)
+		}
+		var inCatalog projections.AccountView
+		env.Edge.Catalog().Read(func(c *projections.Catalog) { inCatalog = c.Accounts[a.ID] })
+		if inCatalog.IsDeleted {
+			t.Fatal("the refused delete deleted the account")
+		}
+		call[apiKey](t, env, http.StatusOK, http.MethodDelete, "/api/v2/keys/"+k.ID, tok, nil)
+		del, _ := call[apiAccount](t, env, http.StatusOK, http.MethodDelete, accountPath(a, ""), tok, nil)
+		if !del.IsDeleted {
+			t.Fatalf("deleted %+v", del)
+		}
+	})
+}

@@ -393,7 +393,7 @@ func openAPISpec() oaObj {
 		okBody: oaEnvelope(oaRef("Account")), etag: true, errors: entityErrs}))
 	add("put", "/api/v2/accounts/{platform}/{id}", admin(oaOp{summary: "Change the fields sent; without apiKey the key is kept", tags: acctTags,
 		params: oaWith(one, oaIfMatch), body: oaRef("AccountUpdate"), okBody: oaEnvelope(oaRef("Account")), etag: true, errors: entityErrs}))
-	add("delete", "/api/v2/accounts/{platform}/{id}", admin(oaOp{summary: "Delete an account", tags: acctTags, params: oaWith(one, oaIfMatch),
+	add("delete", "/api/v2/accounts/{platform}/{id}", admin(oaOp{summary: "Delete an account (409 while live keys have it as their dedicated account)", tags: acctTags, params: oaWith(one, oaIfMatch),
 		okBody: oaEnvelope(oaRef("Account")), etag: true, errors: entityErrs}))
 	add("post", "/api/v2/accounts/{platform}/{id}/toggle-schedulable", admin(oaOp{summary: "Flip schedulable", tags: acctTags, params: oaWith(one, oaIfMatch),
 		okBody: oaEnvelope(oaRef("Account")), etag: true, errors: entityErrs}))
