@@ -13,7 +13,8 @@ import (
 // crossed plus those whose usage the projection has not counted yet. The
 // lag tracker bounds the second part: when this edge's own usage events wait
 // longer than maxSpendLag to be counted, keys with cost limits are refused
-// (fail closed) until the projection catches up.
+// (fail closed) until the projection catches up. Workers hand a dead
+// worker's events on after workers.DefaultAckWait (3 s), within this bound.
 const maxSpendLag = 5 * time.Second
 
 // checkCostLimits refuses a request whose key has spent one of its cost

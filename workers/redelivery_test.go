@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
@@ -203,13 +202,9 @@ func (p *rdSlow) Apply(ctx context.Context, env events.Envelope) error {
 	return p.UsageProjector.Apply(ctx, env)
 }
 
-// Real JetStream redelivery: two workers.Runners share the usage consumer,
-// created beforehand with AckWait 200 ms. The Runner keeps an existing
-// consumer whose ack floor its checkpoint covers, as it is; it has no
-// AckWait option (its own consumers wait the fixed ackWait of runner.go),
-// so this is how a test gets a short one. Should the Runner start updating
-// existing consumers, give it an AckWait option and use that here. Slow first deliveries are
-// redelivered and applied twice over; the read models still equal one
+// Real JetStream redelivery: two workers.Runners share the usage consumer
+// with AckWait 200 ms. Slow first deliveries are redelivered and applied
+// twice over; the read models still equal one
 // ordered fold, the checkpoint is the stream's last sequence, and the
 // projector's metrics count each event once.
 func TestRedeliveryWithShortAckWaitNeverDoubleCounts(t *testing.T) {
@@ -233,12 +228,6 @@ func TestRedeliveryWithShortAckWaitNeverDoubleCounts(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := stream.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
-			Durable: "proj_" + store.ProjectionUsage, AckPolicy: jetstream.AckExplicitPolicy, AckWait: 200 * time.Millisecond,
-			MaxAckPending: workers.UsageInFlight, MaxDeliver: -1, DeliverPolicy: jetstream.DeliverAllPolicy,
-		}); err != nil {
-			t.Fatal(err)
-		}
 		st := store.New(b.Client, "")
 		reg := prometheus.NewRegistry()
 		p := &rdSlow{UsageProjector: workers.NewUsageProjector(st, rdOpts, reg), stall: 500 * time.Millisecond}
@@ -247,6 +236,7 @@ func TestRedeliveryWithShortAckWaitNeverDoubleCounts(t *testing.T) {
 		var wg sync.WaitGroup
 		for range 2 {
 			r := workers.NewRunner(p, js, st, zerolog.Nop(), m)
+			r.AckWait = 200 * time.Millisecond
 			wg.Go(func() {
 				if err := r.Run(rctx); err != nil {
 					t.Error(err)

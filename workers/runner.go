@@ -24,6 +24,11 @@ type Runner struct {
 	log   zerolog.Logger
 	m     *Metrics
 
+	// AckWait is how long a delivered event may stay unacknowledged before
+	// the server hands it to another worker; zero means DefaultAckWait. Set
+	// it before Run. Run brings an existing consumer to it.
+	AckWait time.Duration
+
 	// target is the stream's last sequence when the runner started: the
 	// runner has caught up once the checkpoint reaches it.
 	target   atomic.Uint64
@@ -197,9 +202,20 @@ func (r *Runner) applyBatch(ctx context.Context, b Batcher, batch []jetstream.Ms
 	}
 }
 
-// ackWait is how long a delivered event may stay unacknowledged before the
-// server hands it to another worker: a dead worker's events move on after it.
-const ackWait = 10 * time.Second
+// DefaultAckWait is how long a delivered event may stay unacknowledged
+// before the server hands it to another worker: a dead worker's events move
+// on after it. It is shorter than the 5 s an edge lets its usage events go
+// uncounted before it refuses keys with cost limits, so a worker's death
+// does not refuse them. Batches are applied in milliseconds; an event
+// delivered twice is applied once.
+const DefaultAckWait = 3 * time.Second
+
+func (r *Runner) ackWait() time.Duration {
+	if r.AckWait > 0 {
+		return r.AckWait
+	}
+	return DefaultAckWait
+}
 
 // maxParallelApply bounds the events one runner applies at once.
 const maxParallelApply = 32
@@ -232,6 +248,14 @@ func (r *Runner) consumer(ctx context.Context) (jetstream.Consumer, error) {
 			return nil, err
 		}
 		if ci.AckFloor.Stream <= cp {
+			if ci.Config.AckWait == r.ackWait() {
+				return c, nil
+			}
+			cfg := ci.Config
+			cfg.AckWait = r.ackWait()
+			if c, err = stream.UpdateConsumer(ctx, cfg); err != nil {
+				return nil, fmt.Errorf("%s: consumer ack wait: %w", r.p.Name(), err)
+			}
 			return c, nil
 		}
 		r.log.Warn().Uint64("checkpoint", cp).Uint64("ackFloor", ci.AckFloor.Stream).Msg("read model behind its consumer: rebuilding from the stream")
@@ -245,7 +269,7 @@ func (r *Runner) consumer(ctx context.Context) (jetstream.Consumer, error) {
 		Durable:       r.durable(),
 		Description:   "relay projector " + r.p.Name(),
 		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       ackWait,
+		AckWait:       r.ackWait(),
 		MaxAckPending: r.p.InFlight(),
 		MaxDeliver:    -1,
 		DeliverPolicy: jetstream.DeliverAllPolicy,

@@ -215,3 +215,40 @@ func TestTwoWorkersShareTheConsumers(t *testing.T) {
 		}
 	})
 }
+
+// A consumer left by an older relay with a longer AckWait is brought to the
+// runner's, so a dead worker's events move on within the edges' 5 s bound.
+func TestRunnerBringsAnExistingConsumerToItsAckWait(t *testing.T) {
+	redistest.ForEach(t, func(t *testing.T, b redistest.Backend) {
+		ctx := context.Background()
+		ns := natstest.Start(t)
+		_, js := ns.Connect(t)
+		st := store.New(b.Client, "")
+		stream, err := js.Stream(ctx, events.StreamUsage)
+		if err != nil {
+			t.Fatal(err)
+		}
+		durable := "proj_" + store.ProjectionUsage
+		if _, err := stream.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
+			Durable: durable, AckPolicy: jetstream.AckExplicitPolicy, AckWait: 10 * time.Second,
+			MaxAckPending: workers.UsageInFlight, MaxDeliver: -1, DeliverPolicy: jetstream.DeliverAllPolicy,
+		}); err != nil {
+			t.Fatal(err)
+		}
+		runGroup(t, js, st)
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			c, err := stream.Consumer(ctx, durable)
+			if err == nil && c.CachedInfo().Config.AckWait == workers.DefaultAckWait {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("consumer AckWait still not %v: %v", workers.DefaultAckWait, err)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		if workers.DefaultAckWait >= 5*time.Second {
+			t.Fatalf("DefaultAckWait %v is not below the edges' 5 s spend-lag bound", workers.DefaultAckWait)
+		}
+	})
+}
