@@ -96,17 +96,22 @@ func storedIDs(t *testing.T, js jetstream.JetStream) (ids map[uint64]string, bat
 	return ids, batches
 }
 
-func TestGroupIsStoredAsOneAtomicBatch(t *testing.T) {
-	_, js := startJetStream(t)
-	g := NewGroupPublisher(js, 5*time.Second)
+// newGroup is n fresh usage events waiting to be stored.
+func newGroup(t *testing.T, n int) []*pendingPublish {
 	var group []*pendingPublish
-	for i := range minBatch + 2 {
+	for i := range n {
 		group = append(group, pendingEvent(t, i))
 	}
-	g.store(group)
+	return group
+}
+
+// checkStoredOnce checks that the stream holds exactly the group's events,
+// each at the sequence it was given, and returns each message's batch id.
+func checkStoredOnce(t *testing.T, js jetstream.JetStream, group []*pendingPublish) map[uint64]string {
+	t.Helper()
 	ids, batches := storedIDs(t, js)
 	if len(ids) != len(group) {
-		t.Fatalf("stored %d messages, want %d", len(ids), len(group))
+		t.Fatalf("stored %d messages, want %d, each event once", len(ids), len(group))
 	}
 	for i, p := range group {
 		if p.err != nil {
@@ -115,6 +120,17 @@ func TestGroupIsStoredAsOneAtomicBatch(t *testing.T) {
 		if ids[p.seq] != p.id {
 			t.Errorf("event %d got sequence %d, which holds %q", i, p.seq, ids[p.seq])
 		}
+	}
+	return batches
+}
+
+func TestGroupIsStoredAsOneAtomicBatch(t *testing.T) {
+	_, js := startJetStream(t)
+	g := NewGroupPublisher(js, 5*time.Second)
+	group := newGroup(t, minBatch+2)
+	g.store(group)
+	batches := checkStoredOnce(t, js, group)
+	for i, p := range group {
 		if i > 0 && p.seq != group[i-1].seq+1 {
 			t.Errorf("event %d at %d, after %d: a batch is stored in order", i, p.seq, group[i-1].seq)
 		}
@@ -137,18 +153,7 @@ func TestGroupWithAStoredEventFallsBackToOneByOne(t *testing.T) {
 		group = append(group, pendingEvent(t, i))
 	}
 	g.store(group)
-	ids, _ := storedIDs(t, js)
-	if len(ids) != len(group) {
-		t.Fatalf("stored %d messages, want %d: the duplicate once, the others once each", len(ids), len(group))
-	}
-	for i, p := range group {
-		if p.err != nil {
-			t.Fatalf("event %d: %v", i, p.err)
-		}
-		if ids[p.seq] != p.id {
-			t.Errorf("event %d got sequence %d, which holds %q", i, p.seq, ids[p.seq])
-		}
-	}
+	checkStoredOnce(t, js, group)
 	if group[1].seq != first {
 		t.Errorf("the republished event got %d, want its original %d", group[1].seq, first)
 	}
@@ -169,20 +174,9 @@ func TestStreamWithoutAtomicBatchesIsPublishedOneByOne(t *testing.T) {
 		t.Fatal(err)
 	}
 	g := NewGroupPublisher(js, 5*time.Second)
-	var group []*pendingPublish
-	for i := range minBatch + 1 {
-		group = append(group, pendingEvent(t, i))
-	}
+	group := newGroup(t, minBatch+1)
 	g.store(group)
-	ids, _ := storedIDs(t, js)
-	if len(ids) != len(group) {
-		t.Fatalf("stored %d messages, want %d", len(ids), len(group))
-	}
-	for i, p := range group {
-		if p.err != nil || ids[p.seq] != p.id {
-			t.Errorf("event %d: sequence %d holds %q, err %v", i, p.seq, ids[p.seq], p.err)
-		}
-	}
+	checkStoredOnce(t, js, group)
 	if !g.noBatches.Load() {
 		t.Error("batches stay on against a stream that refuses them")
 	}
