@@ -31,8 +31,10 @@ import (
 	"relay/edge/secrets"
 	"relay/edge/upstreamtest"
 	"relay/events"
+	"relay/events/natstest"
 	"relay/events/streams"
 	"relay/store"
+	"relay/store/redistest"
 )
 
 // chaosEncryptionKey and chaosJWTSecret configure every edge of the chaos
@@ -576,4 +578,19 @@ func (a chaosAdmin) setup(t *testing.T, apiURL string, n int) (id, secret string
 	}
 	a.do(t, http.StatusCreated, http.MethodPost, "/api/v2/keys", map[string]any{"name": "chaos"}, &k)
 	return k.ID, k.Key
+}
+
+// chaosSplit starts the topology where edges and workers are processes of
+// their own: JetStream over TCP (natstest), a real redis-server, and the
+// environment `relay edge` and `relay worker` need to run on them.
+func chaosSplit(t *testing.T) (jetstream.JetStream, redistest.Backend, map[string]string) {
+	t.Helper()
+	ns := natstest.Start(t)
+	_, js := ns.Connect(t)
+	rb := redistest.NewServer(t).Backend(t)
+	env := map[string]string{
+		"NATS_URL": ns.ClientURL(), "REDIS_URL": rb.URL(), "HOST": "127.0.0.1", "PORT": "0", "LOG_LEVEL": "warn",
+		"JWT_SECRET": chaosJWTSecret, "ENCRYPTION_KEY": chaosEncryptionKey, "DATA_DIR": t.TempDir(), "ADMIN_PASSWORD": chaosAdminPassword,
+	}
+	return js, rb, env
 }

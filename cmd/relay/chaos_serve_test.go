@@ -16,7 +16,6 @@ import (
 	"relay/events"
 	"relay/events/natstest"
 	"relay/store"
-	"relay/store/redistest"
 )
 
 // chaosSpoolEmpty waits until DATA_DIR/spool holds no event file.
@@ -262,13 +261,7 @@ func TestChaosSmokeOnEveryNATSTopology(t *testing.T) {
 		})
 	})
 	t.Run("edge and worker, external NATS over TCP, real Redis", func(t *testing.T) {
-		ns := natstest.Start(t)
-		_, js := ns.Connect(t)
-		rb := redistest.NewServer(t).Backend(t)
-		env := map[string]string{
-			"NATS_URL": ns.ClientURL(), "REDIS_URL": rb.URL(), "HOST": "127.0.0.1", "PORT": "0", "LOG_LEVEL": "warn",
-			"JWT_SECRET": chaosJWTSecret, "ENCRYPTION_KEY": chaosEncryptionKey, "DATA_DIR": t.TempDir(), "ADMIN_PASSWORD": chaosAdminPassword,
-		}
+		js, rb, env := chaosSplit(t)
 		chaosStart(t, "worker", "worker", env)
 		edge := chaosStart(t, "edge", "edge", env)
 		edge.awaitListening(t)

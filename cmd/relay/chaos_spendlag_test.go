@@ -11,10 +11,8 @@ import (
 
 	"relay/edge/upstreamtest"
 	"relay/events"
-	"relay/events/natstest"
 	"relay/events/streams"
 	"relay/store"
-	"relay/store/redistest"
 )
 
 // A worker that stops with usage events in hand does not make the edge
@@ -29,9 +27,7 @@ import (
 func TestChaosStoppedWorkerDoesNotRefuseCostLimitedKeys(t *testing.T) {
 	chaosLong(t)
 	const clients = 4
-	ns := natstest.Start(t)
-	_, js := ns.Connect(t)
-	rb := redistest.NewServer(t).Backend(t)
+	js, rb, env := chaosSplit(t)
 	st := store.New(rb.Client, "")
 	up := upstreamtest.New(t)
 	up.SetDefault(upstreamtest.Reply{Usage: chaosUsage, EventDelay: 2 * time.Millisecond})
@@ -42,10 +38,6 @@ func TestChaosStoppedWorkerDoesNotRefuseCostLimitedKeys(t *testing.T) {
 	}
 	if _, err := streams.Publish(context.Background(), js, events.KeySubject("chaoskey"), limit, nil); err != nil {
 		t.Fatal(err)
-	}
-	env := map[string]string{
-		"NATS_URL": ns.ClientURL(), "REDIS_URL": rb.URL(), "HOST": "127.0.0.1", "PORT": "0", "LOG_LEVEL": "warn",
-		"JWT_SECRET": chaosJWTSecret, "ENCRYPTION_KEY": chaosEncryptionKey, "DATA_DIR": t.TempDir(), "ADMIN_PASSWORD": chaosAdminPassword,
 	}
 	victim := chaosStart(t, "worker", "worker1", env)
 	chaosStart(t, "worker", "worker2", env)

@@ -12,9 +12,7 @@ import (
 
 	"relay/edge/edgetest"
 	"relay/edge/upstreamtest"
-	"relay/events/natstest"
 	"relay/store"
-	"relay/store/redistest"
 )
 
 // Properties 1 and 6 at process level. Topology: JetStream (natstest, over
@@ -31,9 +29,7 @@ import (
 func TestChaosWorkerCrashesLoseNothing(t *testing.T) {
 	chaosLong(t)
 	const total, clients, kills = 300, 6, 6
-	ns := natstest.Start(t)
-	_, js := ns.Connect(t)
-	rb := redistest.NewServer(t).Backend(t)
+	js, rb, env := chaosSplit(t)
 	st := store.New(rb.Client, "")
 	up := upstreamtest.New(t)
 	up.SetDefault(upstreamtest.Reply{Usage: chaosUsage, EventDelay: 2 * time.Millisecond})
@@ -49,10 +45,6 @@ func TestChaosWorkerCrashesLoseNothing(t *testing.T) {
 		return upstreamtest.Reply{}, false
 	})
 	key := chaosSeed(t, js, up.URL, 4)
-	env := map[string]string{
-		"NATS_URL": ns.ClientURL(), "REDIS_URL": rb.URL(), "HOST": "127.0.0.1", "PORT": "0", "LOG_LEVEL": "warn",
-		"JWT_SECRET": chaosJWTSecret, "ENCRYPTION_KEY": chaosEncryptionKey, "DATA_DIR": t.TempDir(), "ADMIN_PASSWORD": chaosAdminPassword,
-	}
 	started := 0
 	startWorker := func() *chaosProc {
 		started++
