@@ -57,6 +57,7 @@ type apiKey struct {
 	ExpiresAt               *time.Time `json:"expiresAt"`
 	ActivationDays          int        `json:"activationDays"`
 	ActivationUnit          string     `json:"activationUnit"`
+	IsActivated             bool       `json:"isActivated"`
 	ClaudeConsoleAccountID  *string    `json:"claudeConsoleAccountId"`
 	CodexAccountID          *string    `json:"codexAccountId"`
 	AllowedClients          []string   `json:"allowedClients"`
@@ -386,10 +387,15 @@ func TestKeyExpirationModes(t *testing.T) {
 		if fixed.ExpiresAt == nil || !fixed.ExpiresAt.Equal(at) {
 			t.Fatalf("expiresAt %v, want %v", fixed.ExpiresAt, at)
 		}
+		// A fixed-expiry key is in force from its creation: Claude Relay
+		// Service reports it activated, and tools built on it read that.
+		if !fixed.IsActivated {
+			t.Fatalf("fixed-expiry key: isActivated false, want true")
+		}
 		// Switching to activation mode drops the fixed expiry.
 		act, _ := call[apiKey](t, env, http.StatusOK, http.MethodPut, "/api/v2/keys/"+fixed.ID, tok,
 			map[string]any{"expirationMode": "activation", "activationDays": 12, "activationUnit": "hours"})
-		if act.ExpiresAt != nil || act.ActivationDays != 12 || act.ActivationUnit != "hours" {
+		if act.ExpiresAt != nil || act.ActivationDays != 12 || act.ActivationUnit != "hours" || act.IsActivated {
 			t.Fatalf("activation: %+v", act)
 		}
 		// And back: activationDays goes, an expiry may be set.

@@ -134,7 +134,7 @@ func oaSchemas() oaObj {
 		"id":          oaString("sortable id"),
 		"isDeleted":   oaBool(""),
 		"deletedAt":   oaNullable(oaTime("")),
-		"isActivated": oaBool("activation mode: first used"),
+		"isActivated": oaBool("in force: always for fixed expiry; for activation mode, once first used"),
 		"activatedAt": oaNullable(oaTime("")),
 		"createdAt":   oaTime(""),
 		"updatedAt":   oaTime(""),

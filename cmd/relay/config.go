@@ -147,7 +147,19 @@ func redisURLFrom(getenv func(string) string) (string, error) {
 	if port == "" {
 		port = "6379"
 	}
-	u := url.URL{Scheme: "redis", Host: net.JoinHostPort(host, port), Path: "/" + getenv("REDIS_DB")}
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		return "", fmt.Errorf("REDIS_PORT=%q: want a port number", port)
+	}
+	db := getenv("REDIS_DB")
+	if n, err := strconv.Atoi(db); db != "" && (err != nil || n < 0) {
+		return "", fmt.Errorf("REDIS_DB=%q: want a database number", db)
+	}
+	// REDIS_ENABLE_TLS is Claude Relay Service's switch for TLS to Redis.
+	scheme := "redis"
+	if tls, _ := strconv.ParseBool(getenv("REDIS_ENABLE_TLS")); tls {
+		scheme = "rediss"
+	}
+	u := url.URL{Scheme: scheme, Host: net.JoinHostPort(host, port), Path: "/" + db}
 	if p := getenv("REDIS_PASSWORD"); p != "" {
 		u.User = url.UserPassword("", p)
 	}
