@@ -365,20 +365,21 @@ func TestE2EClaudeCode(t *testing.T) {
 
 	// What relay recorded is what the client itself counted and charged.
 	var tokens events.Tokens
-	var micros int64
+	var nanos int64
 	for _, u := range us {
 		tokens.InputTokens += u.InputTokens
 		tokens.OutputTokens += u.OutputTokens
 		tokens.CacheCreateTokens += u.CacheCreateTokens
 		tokens.CacheReadTokens += u.CacheReadTokens
-		micros += u.CostMicros
+		nanos += u.CostNanos
 	}
 	cu := out.Usage
 	if cu.InputTokens != tokens.InputTokens || cu.OutputTokens != tokens.OutputTokens || cu.CacheCreationInputTokens != tokens.CacheCreateTokens || cu.CacheReadInputTokens != tokens.CacheReadTokens {
 		t.Errorf("claude counted %+v, relay recorded %+v", cu, tokens)
 	}
-	if clientMicros := int64(math.Round(out.TotalCostUSD * 1e6)); clientMicros != micros {
-		t.Errorf("claude computed $%.6f, relay recorded %d micro-dollars", out.TotalCostUSD, micros)
+	// To the nano-dollar: relay never rounds a request's cost.
+	if clientNanos := int64(math.Round(out.TotalCostUSD * 1e9)); clientNanos != nanos {
+		t.Errorf("claude computed $%.9f, relay recorded %d nano-dollars", out.TotalCostUSD, nanos)
 	}
 	e.report(t, "claude "+versionOf(t, bin, env), run, us)
 }
