@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -46,6 +47,9 @@ type Config struct {
 	// further attempts wait for the window to pass.
 	LoginFailures int
 	LoginWindow   time.Duration
+	// TrustedProxies are the peers whose X-Forwarded-For names the client
+	// address (clientip.go); empty = the connection's address, always.
+	TrustedProxies []netip.Prefix
 
 	// MaxRetries caps upstream attempts per request, across accounts.
 	MaxRetries int
@@ -122,6 +126,11 @@ func (c Config) Validate() error {
 	}
 	if c.Location == nil {
 		errs = append(errs, errors.New("time zone must be set"))
+	}
+	for _, p := range c.TrustedProxies {
+		if !p.IsValid() {
+			errs = append(errs, errors.New("TRUSTED_PROXIES holds an invalid prefix"))
+		}
 	}
 	if c.MaxRetries < 1 {
 		errs = append(errs, errors.New("MAX_RETRIES must be at least 1"))
