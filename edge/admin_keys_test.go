@@ -176,7 +176,7 @@ func TestKeyLifecycle(t *testing.T) {
 			t.Fatalf("ETag %q, version %d", r.Header.Get("ETag"), created.Version)
 		}
 		want := apiKey{
-			ID: created.ID, Name: "ci bot", Permissions: "all", IsActive: true, ExpirationMode: "fixed", ActivationUnit: "days",
+			ID: created.ID, Name: "ci bot", Permissions: "all", IsActive: true, ExpirationMode: "fixed", IsActivated: true, ActivationUnit: "days",
 			AllowedClients: []string{"claude_code"}, RestrictedModels: []string{}, EnableClientRestriction: true,
 			RateLimitWindow: 60, RateLimitCost: 1.25, DailyCostLimit: 10, Tags: []string{"ci", "team-a"}, Version: created.Version,
 		}

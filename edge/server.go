@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -46,6 +47,17 @@ type Config struct {
 	// further attempts wait for the window to pass.
 	LoginFailures int
 	LoginWindow   time.Duration
+	// LoginUserFailures against one username from any address do too; a
+	// browser or script holding a device cookie that username's login
+	// issued is spared both, until its own LoginDeviceFailures
+	// (adminauth.go).
+	LoginUserFailures   int
+	LoginDeviceFailures int
+	// DeviceCookieTTL is how long a device cookie keeps its right to try.
+	DeviceCookieTTL time.Duration
+	// TrustedProxies are the peers whose X-Forwarded-For names the client
+	// address (clientip.go); empty = the connection's address, always.
+	TrustedProxies []netip.Prefix
 
 	// MaxRetries caps upstream attempts per request, across accounts.
 	MaxRetries int
@@ -87,6 +99,10 @@ func Defaults() Config {
 		LoginFailures: 5,
 		LoginWindow:   15 * time.Minute,
 
+		LoginUserFailures:   10,
+		LoginDeviceFailures: 5,
+		DeviceCookieTTL:     365 * 24 * time.Hour,
+
 		MaxRetries:        5,
 		StickyTTL:         15 * 24 * time.Hour,
 		LeaseTTL:          30 * time.Second,
@@ -122,6 +138,14 @@ func (c Config) Validate() error {
 	}
 	if c.Location == nil {
 		errs = append(errs, errors.New("time zone must be set"))
+	}
+	if c.LoginFailures < 1 || c.LoginUserFailures < 1 || c.LoginDeviceFailures < 1 || c.LoginWindow <= 0 || c.DeviceCookieTTL <= 0 {
+		errs = append(errs, errors.New("login limits and their window must be positive"))
+	}
+	for _, p := range c.TrustedProxies {
+		if !p.IsValid() {
+			errs = append(errs, errors.New("TRUSTED_PROXIES holds an invalid prefix"))
+		}
 	}
 	if c.MaxRetries < 1 {
 		errs = append(errs, errors.New("MAX_RETRIES must be at least 1"))

@@ -42,8 +42,14 @@ func (s *Store) adminDoc(user string) string   { return s.prefix() + "admin:" + 
 func (s *Store) accountState(id string) string { return s.prefix() + "acctstate:" + id }
 func (s *Store) accountStates() string         { return s.prefix() + "acctstates" }
 
-// loginFailures counts failed admin logins from one address.
-func loginFailures(addr string) string { return RuntimePrefix + "loginfail:" + addr }
+// Failed admin logins (login.go), each counted in a window that starts at
+// its first failure: from one client address (an IPv6 address counts by
+// its /64), against one of a fixed number of username buckets (every
+// username, known or not, hashes into one, so no guessed name adds a key),
+// and of one device cookie (only relay issues device ids).
+func loginFailAddr(addr string) string   { return RuntimePrefix + "loginfail:addr:" + addr }
+func loginFailUser(bucket string) string { return RuntimePrefix + "loginfail:user:" + bucket }
+func loginFailDevice(id string) string   { return RuntimePrefix + "loginfail:dev:" + id }
 
 // Projection names: each names a durable consumer and a checkpoint.
 const (

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"strconv"
@@ -35,6 +36,8 @@ type config struct {
 	ShutdownGrace time.Duration
 	BodyLimit     int64
 	TZ            string
+	// TrustedProxies are the peers whose X-Forwarded-For names the client.
+	TrustedProxies []netip.Prefix
 }
 
 // loadConfig reads the environment through getenv and reports every invalid
@@ -99,6 +102,11 @@ func loadConfig(getenv func(string) string) (config, error) {
 		} else {
 			c.NATSSync = d
 		}
+	}
+	if tp, err := parseTrustedProxies(getenv("TRUSTED_PROXIES")); err != nil {
+		errs = append(errs, err)
+	} else {
+		c.TrustedProxies = tp
 	}
 	redisURL, err := redisURLFrom(getenv)
 	if err != nil {
@@ -185,4 +193,28 @@ func parseDuration(s string) (time.Duration, error) {
 		return d + r, nil
 	}
 	return time.ParseDuration(s)
+}
+
+// parseTrustedProxies reads TRUSTED_PROXIES: a comma-separated list of
+// CIDR prefixes or single addresses ("" = none).
+func parseTrustedProxies(v string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, f := range strings.Split(v, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		p, err := netip.ParsePrefix(f)
+		if err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(f)
+		if err != nil || a.Zone() != "" {
+			return nil, fmt.Errorf("TRUSTED_PROXIES: %q is not an IP address or CIDR prefix", f)
+		}
+		a = a.Unmap()
+		out = append(out, netip.PrefixFrom(a, a.BitLen()))
+	}
+	return out, nil
 }

@@ -192,6 +192,7 @@ func runServer(ctx context.Context, role string, args []string, getenv func(stri
 	ecfg := edge.Defaults()
 	ecfg.Addr, ecfg.BodyLimit, ecfg.ShutdownGrace = addr, cfg.BodyLimit, cfg.ShutdownGrace
 	ecfg.MaxRetries, ecfg.StickyTTL = cfg.MaxRetries, cfg.StickyTTL
+	ecfg.TrustedProxies = cfg.TrustedProxies
 	if ecfg.Location, err = time.LoadLocation(cfg.TZ); err != nil {
 		return usageError{err}
 	}
