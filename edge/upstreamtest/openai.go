@@ -115,6 +115,44 @@ func openaiResponse(a answer) []byte {
 	return mustJSON(r)
 }
 
+// openaiCompaction is the answer of POST /responses/compact, OpenAI's
+// compacted response: object "response.compaction", the output items that
+// replace the conversation (here one compaction item whose opaque
+// encrypted_content is the reply's text) and the compaction's usage.
+func openaiCompaction(a answer) []byte {
+	type compactionItem struct {
+		ID               string `json:"id"`
+		Type             string `json:"type"`
+		EncryptedContent string `json:"encrypted_content"`
+	}
+	return mustJSON(struct {
+		ID        string           `json:"id"`
+		Object    string           `json:"object"`
+		CreatedAt int64            `json:"created_at"`
+		Output    []compactionItem `json:"output"`
+		Usage     *oaUsage         `json:"usage"`
+	}{"resp_" + a.id, "response.compaction", a.created,
+		[]compactionItem{{"cmp_" + a.id, "compaction", a.text()}}, a.oaUsage()})
+}
+
+// openaiModels is OpenAI's model list (GET /models).
+func openaiModels(ids []string, created int64) []byte {
+	type model struct {
+		ID      string `json:"id"`
+		Object  string `json:"object"`
+		Created int64  `json:"created"`
+		OwnedBy string `json:"owned_by"`
+	}
+	list := struct {
+		Object string  `json:"object"`
+		Data   []model `json:"data"`
+	}{"list", []model{}}
+	for _, id := range ids {
+		list.Data = append(list.Data, model{id, "model", created, "openai"})
+	}
+	return mustJSON(list)
+}
+
 // openaiStream is the stream's events in order: response.created,
 // response.in_progress, [reasoning item added and done,]
 // response.output_item.added, response.content_part.added,
