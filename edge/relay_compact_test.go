@@ -286,3 +286,40 @@ func TestOpenAIModelsListsWhatTheKeyMayUse(t *testing.T) {
 		t.Fatalf("listing models called the upstream %d times", up.Total())
 	}
 }
+
+// TestClaudeModelsOfADedicatedKey: a key bound to an account lists that
+// account's models only, as the scheduler serves it from that account only.
+func TestClaudeModelsOfADedicatedKey(t *testing.T) {
+	env := edgetest.Start(t, redistest.Embedded(t), edgetest.Options{})
+	up := upstreamtest.New(t)
+	env.CreateAccount(t, events.Account{ID: "bound", Platform: events.PlatformClaudeConsole, APIURL: up.URL, IsActive: true, Schedulable: true,
+		SupportedModels: map[string]string{"claude-sonnet-4-5-20250929": "claude-sonnet-4-5-20250929"}}, "sk-1")
+	env.CreateAccount(t, events.Account{ID: "pool", Platform: events.PlatformClaudeConsole, APIURL: up.URL, IsActive: true, Schedulable: true,
+		SupportedModels: map[string]string{"claude-haiku-4-5-20251001": "claude-haiku-4-5-20251001"}}, "sk-2")
+	shared := env.CreateKey(t, events.Key{ID: "shared", IsActive: true})
+	bound := env.CreateKey(t, events.Key{ID: "bound", IsActive: true, ClaudeConsoleAccountID: "bound"})
+	for _, tc := range []struct {
+		key  string
+		want []string
+	}{
+		{shared, []string{"claude-haiku-4-5-20251001", "claude-sonnet-4-5-20250929"}},
+		{bound, []string{"claude-sonnet-4-5-20250929"}},
+	} {
+		req, _ := http.NewRequest(http.MethodGet, env.HTTP.URL+"/api/v1/models", nil)
+		req.Header.Set("x-api-key", tc.key)
+		resp, err := env.HTTP.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out struct{ Data []struct{ ID string } }
+		err = json.NewDecoder(resp.Body).Decode(&out)
+		resp.Body.Close()
+		var ids []string
+		for _, m := range out.Data {
+			ids = append(ids, m.ID)
+		}
+		if err != nil || resp.StatusCode != 200 || !slices.Equal(ids, tc.want) {
+			t.Errorf("models %d %v (%v), want %v", resp.StatusCode, ids, err, tc.want)
+		}
+	}
+}
