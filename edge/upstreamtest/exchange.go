@@ -1,6 +1,7 @@
 package upstreamtest
 
 import (
+	"bytes"
 	"net/http"
 	"time"
 )
@@ -29,6 +30,7 @@ func (x *exchange) serve(rt route, rep Reply, jsonErr error) {
 		return
 	}
 	a := x.s.answerFor(rep, x.req, x.id)
+	a.compaction = rt.kind == kindResponses && bytes.Contains(x.req.Body, compactionTrigger)
 	h := x.w.Header()
 	if rep.Status != 0 && rep.Status != http.StatusOK {
 		x.writeError(rep, rt.api)

@@ -38,13 +38,19 @@ type oaIncomplete struct {
 }
 
 type oaItem struct {
-	ID      string    `json:"id"`
-	Type    string    `json:"type"`
-	Status  string    `json:"status,omitempty"`
-	Summary []oaPart  `json:"summary,omitempty"`
-	Content *[]oaPart `json:"content,omitempty"`
-	Role    string    `json:"role,omitempty"`
+	ID               string    `json:"id"`
+	Type             string    `json:"type"`
+	Status           string    `json:"status,omitempty"`
+	Summary          []oaPart  `json:"summary,omitempty"`
+	Content          *[]oaPart `json:"content,omitempty"`
+	Role             string    `json:"role,omitempty"`
+	EncryptedContent string    `json:"encrypted_content,omitempty"`
 }
+
+// compactionTrigger is the input item with which Codex (0.169, on OpenAI's
+// own provider) asks POST /responses to compact the conversation; the
+// answer's output is then exactly one compaction item.
+var compactionTrigger = []byte(`"type":"compaction_trigger"`)
 
 type oaPart struct {
 	Type        string `json:"type"`
@@ -83,8 +89,12 @@ func (a answer) oaTextPart(text string) oaPart {
 	return oaPart{Type: "output_text", Annotations: &[]any{}, Text: text}
 }
 
-// oaItems is the output: [a reasoning item,] the message.
+// oaItems is the output: [a reasoning item,] the message; or, for a
+// compaction, one compaction item whose opaque content is the text.
 func (a answer) oaItems() []oaItem {
+	if a.compaction {
+		return []oaItem{{ID: "cmp_" + a.id, Type: "compaction", EncryptedContent: a.text()}}
+	}
 	var items []oaItem
 	if a.Thinking != "" {
 		items = append(items, oaItem{ID: "rs_" + a.id, Type: "reasoning",
@@ -207,6 +217,13 @@ func openaiStream(a answer) [][]byte {
 	add("response.created", responseEvent{"response.created", seq(), inProgress})
 	add("response.in_progress", responseEvent{"response.in_progress", seq(), inProgress})
 	items := a.oaItems()
+	if a.compaction {
+		add("response.output_item.added", itemEvent{"response.output_item.added", seq(), 0, items[0]})
+		add("response.output_item.done", itemEvent{"response.output_item.done", seq(), 0, items[0]})
+		name, final := a.oaFinal()
+		add(name, responseEvent{name, seq(), final})
+		return evs
+	}
 	out := 0
 	if a.Thinking != "" {
 		added := items[0]

@@ -178,3 +178,29 @@ func TestOpenAIModelList(t *testing.T) {
 	}
 	equal(t, "ids", ids, DefaultOpenAIModels)
 }
+
+func TestOpenAICompactionTriggerAnswersOneCompactionItem(t *testing.T) {
+	s := New(t)
+	s.Enqueue(Reply{Text: "opaque-summary", Usage: Usage{InputTokens: 900, OutputTokens: 40}})
+	body := `{"model":"gpt-5","stream":true,"input":[{"type":"message","role":"user","content":[{"type":"input_text","text":"hi"}]},{"type":"compaction_trigger"}]}`
+	evs := events(t, post(t, s, "/responses", body))
+	equal(t, "events", Names(evs), []string{"response.created", "response.in_progress", "response.output_item.added", "response.output_item.done", "response.completed"})
+	var done struct {
+		Item struct {
+			Type             string
+			EncryptedContent string `json:"encrypted_content"`
+		}
+	}
+	decode(t, evs[3].Data, &done)
+	equal(t, "item", []string{done.Item.Type, done.Item.EncryptedContent}, []string{"compaction", "opaque-summary"})
+	var completed struct {
+		Response struct {
+			Output []struct{ Type string }
+			Usage  oaUsageWire
+		}
+	}
+	decode(t, evs[4].Data, &completed)
+	if len(completed.Response.Output) != 1 || completed.Response.Output[0].Type != "compaction" || completed.Response.Usage.InputTokens != 900 {
+		t.Fatalf("completed %+v", completed.Response)
+	}
+}
