@@ -124,9 +124,9 @@ func TestCodexCompactionRelayedToTheSessionsAccount(t *testing.T) {
 				t.Fatalf("usage %+v", u)
 			}
 			// gpt-5: 1000 input at 1.25, 4000 cached at 0.125, 70 output at
-			// 10 dollars per million: 1250 + 500 + 700 micro-dollars.
-			if !u.Priced || u.CostMicros != 2450 {
-				t.Fatalf("cost %d priced %v, want 2450", u.CostMicros, u.Priced)
+			// 10 dollars per million: 1250 + 500 + 700 micro-dollars, exactly 2,450,000 n$.
+			if !u.Priced || u.CostNanos != 2_450_000 {
+				t.Fatalf("cost %d n$ priced %v, want 2450000", u.CostNanos, u.Priced)
 			}
 
 			// The session goes on, on the same account.
