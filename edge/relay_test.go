@@ -138,6 +138,15 @@ func TestNonStreamAndCodex(t *testing.T) {
 		if us[1].CostNanos != 130_000 {
 			t.Fatalf("codex cost %d", us[1].CostNanos)
 		}
+		// OpenAI answers with an X-Request-Id of its own: the client's
+		// X-Request-Id stays relay's (the usage event's id), and the
+		// upstream's travels apart.
+		if got := r2.Header.Get("X-Request-Id"); got != us[1].ID {
+			t.Fatalf("codex X-Request-Id %q, want relay's %q", got, us[1].ID)
+		}
+		if got := r2.Header.Get("X-Upstream-Request-Id"); !strings.HasPrefix(got, "req_upstreamtest") {
+			t.Fatalf("X-Upstream-Request-Id %q, want the upstream's id", got)
+		}
 	})
 }
 
