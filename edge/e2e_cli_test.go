@@ -224,6 +224,31 @@ func (e *e2eRelay) checkUpstreamCredentials(t *testing.T, reqs []upstreamtest.Re
 	}
 }
 
+// checkClientHeadersArrive asserts that every header the CLI sent on its
+// relayed (POST) requests reached the upstream, except the ones relay must
+// drop (its credentials, Accept-Encoding, what the transport sets): the
+// allow-list of relay_upstream.go covers what the real client sends.
+func (e *e2eRelay) checkClientHeadersArrive(t *testing.T, reqs []upstreamtest.Request) {
+	t.Helper()
+	dropped := map[string]bool{"Authorization": true, "X-Api-Key": true, "Accept-Encoding": true, "Content-Length": true, "Host": true, "Connection": true}
+	upstream := map[string]bool{}
+	for _, r := range reqs {
+		for name := range r.Header {
+			upstream[http.CanonicalHeaderKey(name)] = true
+		}
+	}
+	for _, r := range e.log.requests() {
+		if r.method != http.MethodPost {
+			continue
+		}
+		for name := range r.header {
+			if name = http.CanonicalHeaderKey(name); !dropped[name] && !upstream[name] {
+				t.Errorf("the client's %s header (%s %s) never reached the upstream", name, r.method, r.path)
+			}
+		}
+	}
+}
+
 // checkUsage waits for one usage event per upstream request and asserts
 // each is ok, on the account, from client, with the fake's tokens where
 // the route reports them.
@@ -349,6 +374,7 @@ func TestE2EClaudeCode(t *testing.T) {
 		t.Fatalf("the upstream saw no /v1/messages call: %+v", reqs)
 	}
 	e.checkUpstreamCredentials(t, reqs, "X-Api-Key", "sk-ant-e2e-upstream")
+	e.checkClientHeadersArrive(t, reqs)
 	for _, r := range reqs {
 		if r.Header.Get("Authorization") != "" {
 			t.Errorf("upstream %s: Authorization forwarded", r.Path)
@@ -398,6 +424,7 @@ func TestE2ECodexCLI(t *testing.T) {
 		t.Fatalf("the upstream saw no /responses call: %+v", reqs)
 	}
 	e.checkUpstreamCredentials(t, reqs, "Authorization", "Bearer sk-openai-e2e-upstream")
+	e.checkClientHeadersArrive(t, reqs)
 	for _, r := range reqs {
 		if r.Header.Get("X-Api-Key") != "" {
 			t.Errorf("upstream %s: x-api-key sent", r.Path)

@@ -20,14 +20,83 @@ var hopHeaders = []string{
 	"Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade",
 }
 
-// clientOnlyHeaders never travel upstream: the client's credentials (the
-// account's replace them), its encoding wish (relay reads the stream and
-// forwards it untouched, so it must arrive uncompressed), and what the
-// transport sets itself.
-var clientOnlyHeaders = []string{
-	"Authorization", "X-Api-Key", "Accept-Encoding", "Host", "Content-Length",
-	"Cookie", "Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto",
-	"X-Real-Ip", HeaderRequestID,
+// forwardHeaders lists, per platform, the only client headers that travel
+// upstream: what Claude Code and Codex CLI send to describe the request
+// (API version and betas, SDK and session identification, content type),
+// as observed from Claude Code 2.1.328 and Codex CLI 0.169.0, plus the
+// names older versions of both used. Everything else stays with relay:
+// credentials (the account's replace them), organisation and project
+// headers (a client must not choose whom the upstream bills or acts for:
+// one request with a bogus OpenAI-Organization made the upstream refuse
+// every pooled account in turn), forwarding headers (X-Forwarded-*,
+// Forwarded, X-Real-Ip), cookies, Accept-Encoding (relay reads the stream
+// and forwards it untouched, so it must arrive uncompressed), and anything
+// unknown. Names are matched without regard to case; a name ending in '-'
+// is a prefix. README.md ("The relay", step 5) prints this list.
+var forwardHeaders = map[string]headerAllowList{
+	platformClaude: newHeaderAllowList(
+		"Accept", "Content-Type", "User-Agent",
+		"Anthropic-Version", "Anthropic-Beta", "Anthropic-Dangerous-Direct-Browser-Access",
+		"X-App", "X-Claude-Code-Session-Id", "X-Stainless-",
+	),
+	platformCodex: newHeaderAllowList(
+		"Accept", "Content-Type", "User-Agent",
+		"Originator", "Session-Id", "Session_id", "Thread-Id", "Conversation_id",
+		"X-Client-Request-Id", "X-Codex-", "X-Openai-Subagent",
+		"X-Openai-Internal-Codex-Responses-Lite", "OpenAI-Beta",
+	),
+}
+
+// headerAllowList is a set of header names (lowercase) and name prefixes.
+type headerAllowList struct {
+	names    map[string]bool
+	prefixes []string
+}
+
+func newHeaderAllowList(names ...string) headerAllowList {
+	l := headerAllowList{names: map[string]bool{}}
+	for _, n := range names {
+		n = strings.ToLower(n)
+		if strings.HasSuffix(n, "-") {
+			l.prefixes = append(l.prefixes, n)
+		} else {
+			l.names[n] = true
+		}
+	}
+	return l
+}
+
+func (l headerAllowList) allows(name string) bool {
+	name = strings.ToLower(name)
+	if l.names[name] {
+		return true
+	}
+	for _, p := range l.prefixes {
+		if strings.HasPrefix(name, p) && len(name) > len(p) {
+			return true
+		}
+	}
+	return false
+}
+
+// upstreamHeaders returns the headers of in that platform's allow-list
+// passes, minus any the Connection header names (hop-by-hop).
+func upstreamHeaders(platform string, in http.Header) http.Header {
+	allow := forwardHeaders[platform]
+	out := make(http.Header, 16)
+	for name, vs := range in {
+		if allow.allows(name) {
+			out[name] = append([]string(nil), vs...)
+		}
+	}
+	for _, f := range in.Values("Connection") {
+		for _, name := range strings.Split(f, ",") {
+			if name = textproto.TrimString(name); name != "" {
+				out.Del(name)
+			}
+		}
+	}
+	return out
 }
 
 // removeHopHeaders deletes hop-by-hop headers, including those the
@@ -93,11 +162,7 @@ func (x *exchange) send(ctx context.Context, a projections.AccountView, body []b
 		cancel()
 		return nil, err
 	}
-	req.Header = in.Header.Clone()
-	removeHopHeaders(req.Header)
-	for _, h := range clientOnlyHeaders {
-		req.Header.Del(h)
-	}
+	req.Header = upstreamHeaders(x.rt.platform, in.Header)
 	if x.rt.platform == platformClaude {
 		req.Header.Set("X-Api-Key", apiKey)
 	} else {
