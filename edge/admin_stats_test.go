@@ -13,6 +13,7 @@ import (
 	"relay/edge/edgetest"
 	"relay/events"
 	"relay/events/streams"
+	"relay/projections"
 	"relay/projections/pricing"
 	"relay/store"
 	"relay/store/redistest"
@@ -98,12 +99,19 @@ func statsWant(us []events.Usage, keep func(events.Usage) bool) statsCounters {
 	return c
 }
 
+// statsModel is the model u is counted under: models the built-in price
+// table does not know, unpriced, under "other".
+func statsModel(u events.Usage) string {
+	tab := pricing.Builtin()
+	return projections.UsageStatsModel(u, projections.UsageOptions{Known: func(m string) bool { _, ok := tab.Price(m); return ok }})
+}
+
 func statsWantByModel(us []events.Usage, keep func(events.Usage) bool) map[string]statsCounters {
 	out := map[string]statsCounters{}
 	for _, u := range us {
 		if keep(u) {
-			m := u.Model
-			out[m] = statsWant(us, func(v events.Usage) bool { return keep(v) && v.Model == m })
+			m := statsModel(u)
+			out[m] = statsWant(us, func(v events.Usage) bool { return keep(v) && statsModel(v) == m })
 		}
 	}
 	return out
@@ -414,7 +422,9 @@ func TestStatsUsage(t *testing.T) {
 				today.AddDate(0, 0, -10), today.AddDate(0, 0, 1), func(u events.Usage) bool { return u.KeyID == "kst2" }, "daily"},
 			{"account and model", "?from=" + day(today.AddDate(0, 0, -40)) + "&accountId=ast1&model=claude-opus-4-5-20251101", today.AddDate(0, 0, -40), today.AddDate(0, 0, 1),
 				func(u events.Usage) bool { return u.AccountID == "ast1" && u.Model == "claude-opus-4-5-20251101" }, "daily"},
-			{"model", "?from=" + day(today.AddDate(0, 0, -40)) + "&model=gpt-6.1-sol", today.AddDate(0, 0, -40), today.AddDate(0, 0, 1),
+			{"model", "?from=" + day(today.AddDate(0, 0, -40)) + "&model=gpt-5", today.AddDate(0, 0, -40), today.AddDate(0, 0, 1),
+				func(u events.Usage) bool { return u.Model == "gpt-5" }, "daily"},
+			{"unpriced models", "?from=" + day(today.AddDate(0, 0, -40)) + "&model=other", today.AddDate(0, 0, -40), today.AddDate(0, 0, 1),
 				func(u events.Usage) bool { return u.Model == "gpt-6.1-sol" }, "daily"},
 			{"months", "?groupBy=month&from=" + day(today.AddDate(0, 0, -40)), time.Date(today.AddDate(0, 0, -40).Year(), today.AddDate(0, 0, -40).Month(), 1, 0, 0, 0, 0, time.UTC),
 				time.Date(today.Year(), today.Month()+1, 1, 0, 0, 0, 0, time.UTC), all, "monthly"},
@@ -449,7 +459,7 @@ func TestStatsUsage(t *testing.T) {
 			"kst1": statsWant(us, func(u events.Usage) bool { return inRange(u) && u.KeyID == "kst1" }),
 			"kst2": statsWant(us, func(u events.Usage) bool { return inRange(u) && u.KeyID == "kst2" }),
 		})
-		byAccount := statsGet(t, env, tok, "/api/v2/stats/usage"+from+"&groupBy=account&model=gpt-6.1-sol")
+		byAccount := statsGet(t, env, tok, "/api/v2/stats/usage"+from+"&groupBy=account&model=other")
 		statsSame(t, "byAccount", byAccount.Data.ByAccount, map[string]statsCounters{
 			"ast2": statsWant(us, func(u events.Usage) bool { return inRange(u) && u.AccountID == "ast2" && u.Model == "gpt-6.1-sol" }),
 		})

@@ -22,7 +22,7 @@ const (
 	DimAll      Dimension = "all"      // everything; ID ""
 	DimKey      Dimension = "key"      // ID: API key id
 	DimAccount  Dimension = "account"  // ID: upstream account id
-	DimModel    Dimension = "model"    // ID: model as requested (StatsModel)
+	DimModel    Dimension = "model"    // ID: model as requested, or "other" (UsageStatsModel)
 	DimPlatform Dimension = "platform" // ID: platform
 	// DimKeyModel and DimAccountModel count one key's (account's) usage of
 	// one model; ID is PairID(keyID, model).
@@ -137,6 +137,10 @@ type UsageOptions struct {
 	// IsOpus reports whether a model counts toward the weekly Opus limit
 	// (pricing.Table.IsOpus); nil counts no model.
 	IsOpus func(model string) bool
+	// Known reports whether the price table has model (pricing.Table.Price
+	// finds it); nil knows no model. It bounds the model dimensions: see
+	// UsageStatsModel.
+	Known func(model string) bool
 }
 
 func (o UsageOptions) loc() *time.Location {
@@ -186,7 +190,7 @@ func UsageBatchDeltas(us []events.Usage, o UsageOptions) []Delta {
 	var order []*usageSum
 	groups := make(map[groupKey]*usageSum, 4)
 	for _, u := range us {
-		k := groupKey{u.KeyID, u.AccountID, StatsModel(u.Model), usagePlatform(u), unixFloor(u.Time, time.Second), isOpus(u, o)}
+		k := groupKey{u.KeyID, u.AccountID, UsageStatsModel(u, o), usagePlatform(u), unixFloor(u.Time, time.Second), isOpus(u, o)}
 		g, ok := groups[k]
 		if !ok {
 			g = &usageSum{}
@@ -252,7 +256,7 @@ func isOpus(u events.Usage, o UsageOptions) bool {
 func (s *usageSum) add(u events.Usage, o UsageOptions) {
 	ms := u.Time.UnixMilli()
 	if s.n == 0 {
-		s.t, s.keyID, s.accountID, s.model, s.platform = u.Time, u.KeyID, u.AccountID, StatsModel(u.Model), usagePlatform(u)
+		s.t, s.keyID, s.accountID, s.model, s.platform = u.Time, u.KeyID, u.AccountID, UsageStatsModel(u, o), usagePlatform(u)
 		s.opus = isOpus(u, o)
 		s.firstMs, s.lastMs = ms, ms
 	}
@@ -373,8 +377,41 @@ func TotalTokens(u events.Usage) int64 {
 	return n
 }
 
-// StatsModel is the name a model's counters are kept under: the requested
-// model, "unknown" when empty, cut to MaxModelLen bytes.
+// OtherModel is the model counters are kept under for every model the
+// pricing table does not know (UsageStatsModel).
+const OtherModel = "other"
+
+// UsageStatsModel is the model a usage event's model counters (DimModel,
+// DimKeyModel, DimAccountModel) are kept under: StatsModel of the requested
+// model when the price table knows it (o.Known), or when the edge priced
+// the request it sent upstream (u.Priced on a request that reached an
+// account: the model is then in the edge's table, PRICING_FILE included,
+// or a name an account's supportedModels maps to one it has); else
+// OtherModel. The model is whatever the client sent: without this bound
+// one key could create counters, index entries and expiring Redis keys
+// for every name it invents (issue 13: 20,000 names kept the embedded
+// Redis busy with no traffic). The counters of a key, an account or a
+// day thereby hold at most the table's models, the names accounts map,
+// "unknown" and "other". The event itself keeps the exact model: `relay
+// replay --model` finds it.
+//
+// A refused request, or one no account took, was never priced (it costs
+// nothing whatever its model), so only o.Known keeps its model.
+func UsageStatsModel(u events.Usage, o UsageOptions) string {
+	if u.Model == "" {
+		return StatsModel("")
+	}
+	if o.Known != nil && o.Known(u.Model) {
+		return StatsModel(u.Model)
+	}
+	if u.Priced && u.Outcome != events.OutcomeRefused && u.Outcome != events.OutcomeNoAccount {
+		return StatsModel(u.Model)
+	}
+	return OtherModel
+}
+
+// StatsModel is the name a known model's counters are kept under: the
+// requested model, "unknown" when empty, cut to MaxModelLen bytes.
 func StatsModel(model string) string {
 	if model == "" {
 		return "unknown"

@@ -223,11 +223,12 @@ func TestUsageDeltasCounters(t *testing.T) {
 				c.Requests, c.TTFTSumMs, c.TTFTCount, c.CostNanos = 1, 300, 1, 1_234_000
 			})},
 	}
+	opts := projections.UsageOptions{Known: knownBuiltin}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			m := map[usageKey]int64{}
-			foldDeltas(m, projections.UsageDeltas(tc.u, projections.UsageOptions{}))
-			model := projections.StatsModel(tc.u.Model)
+			foldDeltas(m, projections.UsageDeltas(tc.u, opts))
+			model := projections.UsageStatsModel(tc.u, opts)
 			for _, target := range []struct {
 				dim projections.Dimension
 				id  string

@@ -62,7 +62,10 @@ func rdEvents(n int, seed uint64) []events.Usage {
 	return out
 }
 
-var rdOpts = projections.UsageOptions{Loc: time.UTC, IsOpus: pricing.Builtin().IsOpus}
+var rdOpts = projections.UsageOptions{Loc: time.UTC, IsOpus: pricing.Builtin().IsOpus, Known: func(m string) bool {
+	_, ok := pricing.Builtin().Price(m)
+	return ok
+}}
 
 // rdReference folds us once, in order, into st: what any redelivery
 // schedule must end with.

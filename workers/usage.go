@@ -27,8 +27,8 @@ type UsageProjector struct {
 
 var _ Projector = (*UsageProjector)(nil)
 
-// NewUsageProjector returns the usage projector. opts.Loc nil means UTC and
-// opts.IsOpus nil the built-in price table's test. Its metrics are
+// NewUsageProjector returns the usage projector. opts.Loc nil means UTC,
+// opts.IsOpus and opts.Known nil the built-in price table's tests. Its metrics are
 // registered on reg (nil: not registered).
 func NewUsageProjector(st *store.Store, opts projections.UsageOptions, reg prometheus.Registerer) *UsageProjector {
 	if opts.Loc == nil {
@@ -36,6 +36,12 @@ func NewUsageProjector(st *store.Store, opts projections.UsageOptions, reg prome
 	}
 	if opts.IsOpus == nil {
 		opts.IsOpus = pricing.Builtin().IsOpus
+	}
+	if opts.Known == nil {
+		// Refusals of models only PRICING_FILE prices count under "other"
+		// here: the workers read the built-in table, as for IsOpus.
+		tab := pricing.Builtin()
+		opts.Known = func(model string) bool { _, ok := tab.Price(model); return ok }
 	}
 	return &UsageProjector{store: st, opts: opts, m: newUsageMetrics(reg)}
 }
