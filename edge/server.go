@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
-	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -202,8 +201,8 @@ type Server struct {
 	spool     *spool
 	// usagePub stores usage events of concurrent requests together.
 	usagePub *streams.GroupPublisher
-	// unpricedSeen remembers models logged once as unpriced.
-	unpricedSeen sync.Map
+	// unpricedSeen remembers models logged once as unpriced (bounded).
+	unpricedSeen unpricedLog
 	// halted ends when the shutdown grace is nearly over: upstream calls
 	// still running are cancelled so their streams end cleanly.
 	halted      context.Context
