@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 
@@ -226,4 +227,33 @@ func TestClientMalformedRequestNeverMarksTheAccount(t *testing.T) {
 			})
 		})
 	}
+}
+
+// TestOAuthBetaIsNotForwarded: an anthropic-beta that switches the
+// upstream to OAuth would make it refuse the account's API key (401) and
+// take the account out of the pool; relay drops that beta and keeps the
+// others.
+func TestOAuthBetaIsNotForwarded(t *testing.T) {
+	redistest.ForEach(t, func(t *testing.T, b redistest.Backend) {
+		e := newRelayEnv(t, b, 1)
+		for i, tc := range []struct {
+			sent []string
+			want []string
+		}{
+			{[]string{"claude-code-20250219,oauth-2025-04-20,interleaved-thinking-2025-05-14"}, []string{"claude-code-20250219,interleaved-thinking-2025-05-14"}},
+			{[]string{"OAuth-2025-04-20"}, nil},
+			{[]string{" oauth-2025-04-20 , claude-code-20250219", "context-management-2025-06-27"}, []string{"claude-code-20250219", "context-management-2025-06-27"}},
+		} {
+			hdr := http.Header{"Anthropic-Beta": tc.sent}
+			if st := relayWithHeaders(t, e, "claude", hdr); st != http.StatusOK {
+				t.Fatalf("%q: status %d", tc.sent, st)
+			}
+			if got := e.up.Request(t, i).Header.Values("Anthropic-Beta"); !slices.Equal(got, tc.want) {
+				t.Errorf("sent %q: upstream got %q, want %q", tc.sent, got, tc.want)
+			}
+		}
+		if st := e.AccountState("acct0"); st.State != "" {
+			t.Fatalf("account marked %q", st.State)
+		}
+	})
 }

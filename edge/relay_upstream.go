@@ -96,7 +96,31 @@ func upstreamHeaders(platform string, in http.Header) http.Header {
 			}
 		}
 	}
+	if vs := out.Values("Anthropic-Beta"); len(vs) > 0 {
+		out.Del("Anthropic-Beta")
+		for _, v := range vs {
+			if v = withoutAuthBetas(v); v != "" {
+				out.Add("Anthropic-Beta", v)
+			}
+		}
+	}
 	return out
+}
+
+// withoutAuthBetas removes from an anthropic-beta list the betas that
+// change how the upstream authenticates (oauth-*): relay authenticates
+// with the account's API key, and a client must not switch the upstream to
+// another scheme, which would refuse the account's key with a 401 and
+// take the account out of the pool.
+func withoutAuthBetas(list string) string {
+	var keep []string
+	for _, b := range strings.Split(list, ",") {
+		b = textproto.TrimString(b)
+		if b != "" && !strings.HasPrefix(strings.ToLower(b), "oauth-") {
+			keep = append(keep, b)
+		}
+	}
+	return strings.Join(keep, ",")
 }
 
 // removeHopHeaders deletes hop-by-hop headers, including those the
