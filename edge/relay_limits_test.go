@@ -2,11 +2,13 @@ package edge_test
 
 import (
 	"context"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"relay/edge"
 	"relay/edge/edgetest"
@@ -245,6 +247,52 @@ func TestRefusalFloodKeepsUsageStorageBounded(t *testing.T) {
 		a := statsGet(t, e.Env, e.AdminToken(t), "/api/v2/keys/key1/stats")
 		if a.Data.Total.Refused != refused || a.Data.Total.Requests != admitted {
 			t.Fatalf("key stats: refused %d, requests %d; want %d and %d", a.Data.Total.Refused, a.Data.Total.Requests, refused, admitted)
+		}
+	})
+}
+
+// Refusals counted and not yet published go out when the edge shuts down,
+// the current minute's included.
+func TestRefusalCountsArePublishedAtShutdown(t *testing.T) {
+	redistest.ForEach(t, func(t *testing.T, b redistest.Backend) {
+		// No periodic flush during the test, even across a minute.
+		e := newRelayEnvWith(t, b, 1, edgetest.Options{Edge: func(c *edge.Config) { c.RefusalFlushEvery = time.Hour }})
+		e.UpdateKey(t, "key1", `{"enableModelRestriction":true,"restrictedModels":["claude-sonnet-4-5-20250929"]}`)
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		served := make(chan error, 1)
+		go func() { served <- e.Edge.Serve(ctx, ln) }()
+		for range 7 {
+			req, _ := http.NewRequest(http.MethodPost, "http://"+ln.Addr().String()+"/api/v1/messages", strings.NewReader(claudeBody))
+			req.Header.Set("x-api-key", e.key)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusForbidden {
+				t.Fatalf("restricted model: %d", resp.StatusCode)
+			}
+		}
+		if cs := e.StoredRefusalCounts(t); len(cs) != 0 {
+			t.Fatalf("counts published before the minute closed: %+v", cs)
+		}
+		cancel()
+		if err := <-served; err != nil {
+			t.Fatal(err)
+		}
+		var n int64
+		for _, c := range e.StoredRefusalCounts(t) {
+			if c.Reason != "model" || c.KeyID != "key1" {
+				t.Fatalf("count %+v", c)
+			}
+			n += c.Count
+		}
+		if n != 7 {
+			t.Fatalf("after shutdown %d refusals counted in USAGE, want 7", n)
 		}
 	})
 }

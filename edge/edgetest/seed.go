@@ -130,6 +130,13 @@ func (e *Env) RefusalCounts(t testing.TB) []events.RefusalsCounted {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	e.Edge.FlushRefusals(ctx)
+	return e.StoredRefusalCounts(t)
+}
+
+// StoredRefusalCounts returns the usage.refusals_counted events in the
+// USAGE stream, in order, without publishing what the edge holds.
+func (e *Env) StoredRefusalCounts(t testing.TB) []events.RefusalsCounted {
+	t.Helper()
 	var out []events.RefusalsCounted
 	for _, p := range e.usagePayloads(t) {
 		if c, ok := p.(*events.RefusalsCounted); ok {
