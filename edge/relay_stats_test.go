@@ -142,7 +142,7 @@ func TestStatisticsEqualTheClientRecordAndTheEvents(t *testing.T) {
 				if u.Tokens != r.tokens || u.Outcome != "ok" {
 					t.Fatalf("client saw %+v, event says %+v", r.tokens, u)
 				}
-				clientUsage = append(clientUsage, events.Usage{Outcome: "ok", Tokens: r.tokens, CostMicros: u.CostMicros})
+				clientUsage = append(clientUsage, events.Usage{Outcome: "ok", Tokens: r.tokens, CostNanos: u.CostNanos})
 			} else {
 				clientUsage = append(clientUsage, u)
 			}

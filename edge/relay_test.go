@@ -99,8 +99,8 @@ func TestClaudeStreamRelayedAndRecorded(t *testing.T) {
 			t.Fatalf("tokens %+v, want %+v", u.Tokens, want)
 		}
 		// sonnet 4.5: 120*3 + 33*15 + 10*3.75 + 20*6 + 7*0.3 per MTok
-		if !u.Priced || u.CostMicros != 1015 {
-			t.Fatalf("cost %d priced %v", u.CostMicros, u.Priced)
+		if !u.Priced || u.CostNanos != 1_014_600 {
+			t.Fatalf("cost %d priced %v", u.CostNanos, u.Priced)
 		}
 		if u.ChosenBy != "scheduled" || u.Attempts != 1 {
 			t.Fatalf("chosen %q attempts %d", u.ChosenBy, u.Attempts)
@@ -135,9 +135,18 @@ func TestNonStreamAndCodex(t *testing.T) {
 		if len(us) != 2 || us[0].Stream || us[0].Tokens.InputTokens != 50 || us[1].Platform != "codex" || us[1].Tokens != (events.Tokens{InputTokens: 50, OutputTokens: 9, CacheReadTokens: 20, ReasoningTokens: 4}) {
 			t.Fatalf("usage %+v", us)
 		}
-		// gpt-5: (50-20)*1.25 + 20*0.125 + 9*10 per MTok = 37.5+2.5+90 = 130 µ$
-		if us[1].CostMicros != 130 {
-			t.Fatalf("codex cost %d", us[1].CostMicros)
+		// gpt-5: (50-20)*1.25 + 20*0.125 + 9*10 per MTok = 37.5+2.5+90 = 130 µ$ = 130,000 n$
+		if us[1].CostNanos != 130_000 {
+			t.Fatalf("codex cost %d", us[1].CostNanos)
+		}
+		// OpenAI answers with an X-Request-Id of its own: the client's
+		// X-Request-Id stays relay's (the usage event's id), and the
+		// upstream's travels apart.
+		if got := r2.Header.Get("X-Request-Id"); got != us[1].ID {
+			t.Fatalf("codex X-Request-Id %q, want relay's %q", got, us[1].ID)
+		}
+		if got := r2.Header.Get("X-Upstream-Request-Id"); !strings.HasPrefix(got, "req_upstreamtest") {
+			t.Fatalf("X-Upstream-Request-Id %q, want the upstream's id", got)
 		}
 	})
 }

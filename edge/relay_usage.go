@@ -32,8 +32,8 @@ func (x *exchange) publishUsage() {
 	if u.Status == 0 {
 		u.Status = 200
 	}
-	u.CostMicros, u.Priced = s.prices.Current().RequestCost(u.Outcome, u.Model, u.UpstreamModel, u.Tokens)
-	u.Cost = pricing.MicrosToUSD(u.CostMicros)
+	u.CostNanos, u.Priced = s.prices.Current().RequestCost(u.Outcome, u.Model, u.UpstreamModel, u.Tokens)
+	u.Cost = pricing.NanosToUSD(u.CostNanos)
 	if !u.Priced {
 		s.unpricedOnce(pricing.ChargedModel(u.Model, u.UpstreamModel))
 	}
@@ -54,7 +54,7 @@ func (x *exchange) publishUsage() {
 		s.log.Warn().Err(err).Str("requestId", x.id).Msg("usage event spooled: NATS did not acknowledge it")
 	} else {
 		s.metrics.eventsPublished.WithLabelValues(env.Type).Inc()
-		if u.CostMicros > 0 {
+		if u.CostNanos > 0 {
 			s.spendLag.add(seq, now)
 		}
 	}

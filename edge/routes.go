@@ -28,6 +28,10 @@ func (s *Server) routes() *echo.Echo {
 	e.GET("/api/v1/models", s.models)
 	e.POST("/openai/responses", s.relay(codexResponses))
 	e.POST("/openai/v1/responses", s.relay(codexResponses))
+	e.POST("/openai/responses/compact", s.relay(codexCompact))
+	e.POST("/openai/v1/responses/compact", s.relay(codexCompact))
+	e.GET("/openai/models", s.openaiModels)
+	e.GET("/openai/v1/models", s.openaiModels)
 
 	v2 := e.Group("/api/v2")
 	v2.POST("/auth/admin/login", s.login)

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -127,5 +128,32 @@ func TestRefusalsCountedIDIsDeterministic(t *testing.T) {
 		if events.RefusalReason(r) != r {
 			t.Errorf("reason %q not kept", r)
 		}
+	}
+}
+
+// A usage event's cost: costNanos when recorded to the nano-dollar, else the
+// micro-dollars of an older event, so old streams fold as they always did.
+func TestUsageNanos(t *testing.T) {
+	for _, tc := range []struct {
+		json string
+		want int64
+	}{
+		{`{"costNanos":5197500}`, 5_197_500},
+		{`{"costMicros":5198}`, 5_198_000},
+		{`{"costNanos":100,"costMicros":1}`, 100},
+		{`{}`, 0},
+		{`{"costMicros":9223372036854775807}`, 1<<63 - 1},
+	} {
+		var u events.Usage
+		if err := json.Unmarshal([]byte(tc.json), &u); err != nil {
+			t.Fatal(err)
+		}
+		if got := u.Nanos(); got != tc.want {
+			t.Errorf("%s: %d n$, want %d", tc.json, got, tc.want)
+		}
+	}
+	b, _ := json.Marshal(events.Usage{CostNanos: 42})
+	if !strings.Contains(string(b), `"costNanos":42`) || strings.Contains(string(b), "costMicros") {
+		t.Errorf("a new event is written %s: want costNanos and no costMicros", b)
 	}
 }

@@ -2,14 +2,14 @@ package store
 
 // Every Redis key relay uses is named here.
 //
-// Read models live under a versioned prefix (default "relay:v1:"), in the
+// Read models live under a versioned prefix (default "relay:v2:"), in the
 // prefix of the live generation (generation.go): name them with
 // s.prefix(), which resolves it. Request-time state lives under
 // "relay:rt:" and survives a rebuild of the read models.
 
 const (
 	// DefaultPrefix is the prefix of the read models.
-	DefaultPrefix = "relay:v1:"
+	DefaultPrefix = "relay:v2:"
 	// RuntimePrefix is the prefix of request-time state.
 	RuntimePrefix = "relay:rt:"
 )

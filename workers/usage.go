@@ -217,8 +217,8 @@ func (m *usageMetrics) observe(u events.Usage) {
 			m.tokens.WithLabelValues(platform, model, k.kind).Add(float64(k.n))
 		}
 	}
-	if u.CostMicros > 0 {
-		m.cost.WithLabelValues(platform, model).Add(pricing.MicrosToUSD(u.CostMicros))
+	if n := u.Nanos(); n > 0 {
+		m.cost.WithLabelValues(platform, model).Add(pricing.NanosToUSD(n))
 	}
 }
 

@@ -46,11 +46,11 @@ const (
 )
 
 // chaosModel and chaosUsage are what every request asks and gets; each
-// costs chaosCost micro-dollars.
+// costs chaosCost nano-dollars: 120×3 + 33×15 + 10×3.75 + 20×6 + 7×0.3 µ$.
 const (
 	chaosModel = "claude-sonnet-4-5-20250929"
 	chaosBody  = `{"model":"` + chaosModel + `","max_tokens":100,"stream":true,"messages":[{"role":"user","content":"hi"}]}`
-	chaosCost  = 1015
+	chaosCost  = 1_014_600
 )
 
 var chaosUsage = upstreamtest.Usage{InputTokens: 120, OutputTokens: 33, CacheCreation5m: 10, CacheCreation1h: 20, CacheRead: 7}
@@ -429,8 +429,8 @@ func chaosCheckLedger(t *testing.T, property string, us []events.Usage, complete
 		switch {
 		case !ok:
 			t.Errorf("%s: request %s reached message_stop but has no usage event", property, id)
-		case u.Tokens != chaosTokens || u.CostMicros != chaosCost:
-			t.Errorf("%s: request %s recorded %+v (%d µ$), the client saw %+v (%d µ$)", property, id, u.Tokens, u.CostMicros, chaosTokens, chaosCost)
+		case u.Tokens != chaosTokens || u.CostNanos != chaosCost:
+			t.Errorf("%s: request %s recorded %+v (%d n$), the client saw %+v (%d n$)", property, id, u.Tokens, u.CostNanos, chaosTokens, chaosCost)
 		}
 	}
 	return byID

@@ -241,7 +241,7 @@ func runReplay(ctx context.Context, args []string, getenv func(string) string, s
 	if repriced != nil {
 		t := repriced.Total()
 		fmt.Fprintf(stderr, "replay: %d events: recorded %s USD, recomputed %s USD, difference %s USD (%d unpriced by the new table)\n",
-			t.Events, pricing.FormatUSD(t.RecordedMicros), pricing.FormatUSD(t.RecomputedMicros), pricing.FormatUSD(t.DifferenceMicros()), t.Unpriced)
+			t.Events, pricing.FormatUSD(t.RecordedNanos), pricing.FormatUSD(t.RecomputedNanos), pricing.FormatUSD(t.DifferenceNanos()), t.Unpriced)
 	}
 	return nil
 }

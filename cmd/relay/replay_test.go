@@ -46,9 +46,9 @@ func replayPublish(t *testing.T, js jetstream.JetStream, n int) []replayEvent {
 		if i%5 == 4 {
 			u.Outcome, u.Status, u.Tokens = events.OutcomeRefused, 429, events.Tokens{}
 		}
-		u.CostMicros, u.Priced = pricing.Builtin().Cost(u.Model, u.Tokens)
+		u.CostNanos, u.Priced = pricing.Builtin().Cost(u.Model, u.Tokens)
 		if u.Outcome == events.OutcomeRefused {
-			u.CostMicros = 0
+			u.CostNanos = 0
 		}
 		env, err := events.NewWithID(u.ID, events.UsageRecorded, u.Time, "key:"+u.KeyID, u.ID, u)
 		if err != nil {
@@ -146,10 +146,10 @@ func TestReplayCommandOutputs(t *testing.T) {
 	t.Run("time travel", func(t *testing.T) {
 		code, out, _ := runRelay(env, "replay", "--until", cut.Format(time.RFC3339Nano), "--key", "key1", "--group-by", "key")
 		var row struct {
-			KeyID      string `json:"keyId"`
-			Requests   int64  `json:"requests"`
-			Refused    int64  `json:"refused"`
-			CostMicros int64  `json:"costMicros"`
+			KeyID     string `json:"keyId"`
+			Requests  int64  `json:"requests"`
+			Refused   int64  `json:"refused"`
+			CostNanos int64  `json:"costNanos"`
 		}
 		if err := json.Unmarshal([]byte(out), &row); code != 0 || err != nil {
 			t.Fatalf("exit %d %v: %s", code, err, out)
@@ -162,10 +162,10 @@ func TestReplayCommandOutputs(t *testing.T) {
 				} else {
 					req++
 				}
-				cost += e.u.CostMicros
+				cost += e.u.CostNanos
 			}
 		}
-		if row.KeyID != "key1" || row.Requests != req || row.Refused != ref || row.CostMicros != cost || cost == 0 {
+		if row.KeyID != "key1" || row.Requests != req || row.Refused != ref || row.CostNanos != cost || cost == 0 {
 			t.Fatalf("row %+v, want %d requests %d refused %d µ$", row, req, ref, cost)
 		}
 	})
@@ -181,11 +181,11 @@ func TestReplayCommandOutputs(t *testing.T) {
 			t.Fatalf("exit %d %v: %v", code, err, rows)
 		}
 		for _, r := range rows[1:] {
-			if r[5] != "0.000000" {
+			if r[5] != "0.000000000" {
 				t.Fatalf("key %s: difference %s with the same prices", r[0], r[5])
 			}
 		}
-		if !strings.Contains(errs, "difference 0.000000 USD") {
+		if !strings.Contains(errs, "difference 0.000000000 USD") {
 			t.Fatalf("stderr %q", errs)
 		}
 	})

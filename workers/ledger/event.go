@@ -47,6 +47,9 @@ type Fields struct {
 	Reason        string
 	Attempts      int64
 	events.Tokens
+	// CostNanos and CostMicros are the members as written: read the cost
+	// with Nanos.
+	CostNanos  int64
 	CostMicros int64
 	Priced     bool
 	DurationMs int64
@@ -56,6 +59,9 @@ type Fields struct {
 	Counted bool
 	Count   int64
 }
+
+// Nanos is the event's cost in nano-dollars (events.CostNanos).
+func (f *Fields) Nanos() int64 { return events.CostNanos(f.CostNanos, f.CostMicros) }
 
 // Fields decodes the payload's members once and returns them.
 func (e *Event) Fields() *Fields {
@@ -168,6 +174,8 @@ func parseUsage(data []byte) Fields {
 			f.CacheReadTokens = num(v)
 		case "reasoningTokens":
 			f.ReasoningTokens = num(v)
+		case "costNanos":
+			f.CostNanos = num(v)
 		case "costMicros":
 			f.CostMicros = num(v)
 		case "priced":

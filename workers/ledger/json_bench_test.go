@@ -12,7 +12,7 @@ func benchEnvelope(b *testing.B) []byte {
 		Model: "claude-sonnet-4-5", UpstreamModel: "claude-sonnet-4-5-20250929", SessionHash: "abcdef0123456789", Client: "claude_code",
 		Stream: true, Status: 200, Outcome: "ok", Attempts: 1, AttemptLog: []events.Attempt{{AccountID: "acct-42", Status: 200}},
 		Tokens: events.Tokens{InputTokens: 1234, OutputTokens: 567, CacheReadTokens: 20000, CacheCreateTokens: 300}, Cost: 0.012345,
-		CostMicros: 12345, Priced: true, DurationMs: 4567, TTFTMs: 890}
+		CostNanos: 12345, Priced: true, DurationMs: 4567, TTFTMs: 890}
 	env, err := events.NewWithID(u.ID, events.UsageRecorded, u.Time, "key:"+u.KeyID, u.ID, u)
 	if err != nil {
 		b.Fatal(err)

@@ -156,9 +156,9 @@ func (d *deployment) testOneTruth(t *testing.T) {
 			cp, err = d.store.Checkpoint(ctx, proj)
 			return err == nil && cp == last
 		}) {
-			t.Errorf("checkpoint relay:v1:cp:%s = %d, %s last sequence %d", proj, cp, stream, last)
+			t.Errorf("checkpoint relay:v2:cp:%s = %d, %s last sequence %d", proj, cp, stream, last)
 		}
-		t.Logf("relay:v1:cp:%s = %d = last sequence of %s", proj, cp, stream)
+		t.Logf("relay:v2:cp:%s = %d = last sequence of %s", proj, cp, stream)
 	}
 	// What each live worker applied since it started (the killed one's
 	// share died with it): the read models below are the exact proof.
