@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -187,7 +188,7 @@ func TestKeyRefusalsSpeakTheRouteDialect(t *testing.T) {
 	})
 }
 
-func TestPermissionRefusalsAreRecorded(t *testing.T) {
+func TestPermissionRefusalsAreCounted(t *testing.T) {
 	redistest.ForEach(t, func(t *testing.T, b redistest.Backend) {
 		e := newRelayEnv(t, b, 1)
 		codexOnly := e.CreateKey(t, events.Key{ID: "cx", IsActive: true, Permissions: "codex"})
@@ -203,14 +204,16 @@ func TestPermissionRefusalsAreRecorded(t *testing.T) {
 		if resp.StatusCode != 400 || !strings.Contains(string(body), "invalid_request_error") {
 			t.Fatalf("malformed: %d %s", resp.StatusCode, body)
 		}
-		us := e.UsageEvents(t)
-		if len(us) != 4 || e.up.Total() != 0 {
-			t.Fatalf("%d usage events, %d upstream calls", len(us), e.up.Total())
+		if us := e.UsageEvents(t); len(us) != 0 || e.up.Total() != 0 {
+			t.Fatalf("%d usage events, %d upstream calls; refusals are counted, not recorded", len(us), e.up.Total())
 		}
-		for _, u := range us {
-			if u.Outcome != "refused" || u.Tokens != (events.Tokens{}) || u.CostNanos != 0 {
-				t.Fatalf("refusal recorded as %+v", u)
-			}
+		got := map[string]int64{}
+		for _, c := range e.RefusalCounts(t) {
+			got[c.KeyID+"/"+c.Reason] += c.Count
+		}
+		want := map[string]int64{"cx/permission": 1, "ns/model": 1, "cc/client": 1, "key1/invalid_request": 1}
+		if !maps.Equal(got, want) {
+			t.Fatalf("refusals counted %v, want %v", got, want)
 		}
 	})
 }

@@ -11,12 +11,17 @@ import (
 
 // publishUsage completes the usage event and stores it: acknowledged by
 // JetStream, or spooled to disk when NATS cannot take it, to be published
-// later with the same id. It runs once per request.
+// later with the same id. It runs once per request. A request refused
+// before any upstream was tried is counted instead (countRefusal).
 func (x *exchange) publishUsage() {
 	if x.published {
 		return
 	}
 	x.published = true
+	if x.u.Outcome == events.OutcomeRefused {
+		x.countRefusal()
+		return
+	}
 	s := x.s
 	now := time.Now()
 	u := &x.u

@@ -84,6 +84,9 @@ type Config struct {
 	// reading Redis for every quota'd account on every request would cost
 	// more than the precision buys.
 	QuotaCacheFor time.Duration
+	// RefusalFlushEvery is how often the counts of refused requests of
+	// closed minutes are published (one event per key, reason and minute).
+	RefusalFlushEvery time.Duration
 }
 
 // Defaults returns the documented defaults.
@@ -111,6 +114,7 @@ func Defaults() Config {
 		PublishTimeout:    2 * time.Second,
 		Location:          time.UTC,
 		QuotaCacheFor:     time.Second,
+		RefusalFlushEvery: 10 * time.Second,
 	}
 }
 
@@ -152,6 +156,7 @@ func (c Config) Validate() error {
 	for name, d := range map[string]time.Duration{
 		"sticky TTL": c.StickyTTL, "lease TTL": c.LeaseTTL, "first-byte timeout": c.FirstByteTimeout,
 		"non-stream timeout": c.NonStreamTimeout, "stream idle timeout": c.StreamIdleTimeout, "publish timeout": c.PublishTimeout,
+		"refusal flush interval": c.RefusalFlushEvery,
 	} {
 		if d <= 0 {
 			errs = append(errs, fmt.Errorf("%s must be positive", name))
@@ -210,6 +215,8 @@ type Server struct {
 	// spendLag tracks this edge's usage events not yet counted.
 	spendLag lagTracker
 	quotas   quotaCache
+	// refusals counts refused requests until they are published.
+	refusals *refusalTallies
 	// dummyHash keeps a login for an unknown user as slow as one for a
 	// known user.
 	dummyHash []byte
@@ -250,6 +257,7 @@ func New(cfg Config, d Deps) (*Server, error) {
 		prices:    prices,
 		spool:     sp,
 		usagePub:  streams.NewGroupPublisher(d.JS, cfg.PublishTimeout),
+		refusals:  newRefusalTallies(time.Now()),
 	}
 	s.metrics.spoolDepth(d.Registry, sp.Depth)
 	s.halted, s.haltStreams = context.WithCancel(context.Background())
@@ -269,6 +277,7 @@ func (s *Server) Start(ctx context.Context) error {
 	errc := make(chan error, 1)
 	go func() { errc <- s.catalog.Run(ctx, s.js) }()
 	go s.spool.run(ctx)
+	go s.runRefusalFlusher(ctx)
 	select {
 	case <-s.catalog.Ready():
 		return nil
@@ -317,6 +326,11 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	<-errc
 	s.upstreams.Close()
+	// Refusals counted and not yet published go now, the current minute's
+	// included (spooled if NATS cannot take them).
+	rctx, rcancel := context.WithTimeout(context.Background(), 5*time.Second)
+	s.FlushRefusals(rctx)
+	rcancel()
 	// Whatever was spooled and can go now goes before the process exits.
 	fctx, fcancel := context.WithTimeout(context.Background(), 5*time.Second)
 	s.spool.flush(fctx)

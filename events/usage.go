@@ -4,8 +4,11 @@ import "time"
 
 // Usage event types (stream USAGE).
 const (
-	// UsageRecorded is one relayed request: it reached an upstream, or it was
-	// refused after authentication. Exactly one per request id.
+	// UsageRecorded is one relayed request that passed the edge's checks
+	// (it reached an upstream, or no account was available). Exactly one
+	// per request id. Requests refused before any upstream was tried are
+	// counted instead (UsageRefusalsCounted); streams written by older
+	// versions also hold one UsageRecorded with OutcomeRefused per refusal.
 	UsageRecorded = "usage.recorded"
 )
 

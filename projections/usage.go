@@ -52,7 +52,9 @@ const (
 	// FieldRequests counts requests that reached the relay's upstream
 	// handling: every event whose outcome is not refused.
 	FieldRequests = "requests"
-	// FieldRefused counts requests refused after authentication (limits).
+	// FieldRefused counts requests refused after authentication, before
+	// any upstream was tried: usage.recorded events with outcome refused
+	// (older streams) plus the counts of usage.refusals_counted.
 	FieldRefused = "refused"
 	// FieldErrors counts requests (not refusals) that failed: status >= 400
 	// or an outcome other than ok.
@@ -202,6 +204,58 @@ func UsageBatchDeltas(us []events.Usage, o UsageOptions) []Delta {
 	var out []Delta
 	for _, g := range order {
 		out = append(out, g.deltas(o.loc())...)
+	}
+	return out
+}
+
+// RefusalDeltas returns the counter deltas of one count of refusals
+// (events.UsageRefusalsCounted): r.Count added to the refused field of the
+// key, its platform and the whole, in every stats bucket of r.Time, and the
+// key's and the whole's first and last use from r.First and r.Last, as that
+// many usage.recorded refusals of that minute would. Counts carry no model,
+// so they are not counted per model. A count that is not positive adds
+// nothing.
+func RefusalDeltas(r events.RefusalsCounted, o UsageOptions) []Delta {
+	if r.Count <= 0 {
+		return nil
+	}
+	loc := o.loc()
+	t := r.Time
+	platform := r.Platform
+	if platform == "" {
+		platform = "unknown"
+	}
+	type target struct {
+		dim Dimension
+		id  string
+	}
+	targets := []target{{DimAll, ""}, {DimPlatform, platform}}
+	if r.KeyID != "" {
+		targets = append(targets, target{DimKey, r.KeyID})
+	}
+	out := make([]Delta, 0, len(targets)*len(StatsGrans)+4)
+	for _, g := range StatsGrans {
+		label, exp := BucketLabel(g, t, loc), BucketExpiry(g, t, loc)
+		for _, tg := range targets {
+			if HasBuckets(tg.dim, g) {
+				out = append(out, Delta{Dim: tg.dim, ID: tg.id, Gran: g, Label: label, Field: FieldRefused, Amount: r.Count, ExpireAt: exp})
+			}
+		}
+	}
+	first, last := r.First, r.Last
+	if first.IsZero() {
+		first = t
+	}
+	if last.IsZero() {
+		last = first
+	}
+	for _, tg := range targets {
+		if tg.dim == DimPlatform {
+			continue
+		}
+		out = append(out,
+			Delta{Dim: tg.dim, ID: tg.id, Gran: GranAll, Field: FieldLastUsedAt, Amount: last.UnixMilli(), Agg: AggMax},
+			Delta{Dim: tg.dim, ID: tg.id, Gran: GranAll, Field: FieldFirstUsedAt, Amount: first.UnixMilli(), Agg: AggMin})
 	}
 	return out
 }

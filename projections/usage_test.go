@@ -493,3 +493,46 @@ func TestUsageBatchDeltasOfSimilarEvents(t *testing.T) {
 		t.Fatalf("100 similar events gave %d deltas, one gives %d", got, len(one))
 	}
 }
+
+// A count of n refusals folds into the key's, the platform's and the
+// whole's refused counters and first/last use exactly as n per-request
+// refusals (usage.recorded, outcome refused) of the same minute did, in a
+// zone with a 45-minute offset; only the per-model counters are left out
+// (counts carry no model).
+func TestRefusalDeltasEqualPerRequestRefusals(t *testing.T) {
+	loc := usageZone(t, "Asia/Kathmandu")
+	o := projections.UsageOptions{Loc: loc}
+	minute := ts("2026-03-10T23:59:00Z")
+	first, last := minute.Add(2*time.Second), minute.Add(58*time.Second)
+	const n = 37
+	old := map[usageKey]int64{}
+	for i := range n {
+		at := first.Add(time.Duration(i) * time.Second)
+		if i == n-1 {
+			at = last
+		}
+		foldDeltas(old, projections.UsageDeltas(events.Usage{
+			ID: fmt.Sprint(i), Time: at, KeyID: "k1", Platform: events.PlatformCodex,
+			Outcome: events.OutcomeRefused, Reason: "requests", Status: 429,
+		}, o))
+	}
+	counted := map[usageKey]int64{}
+	foldDeltas(counted, projections.RefusalDeltas(events.RefusalsCounted{
+		KeyID: "k1", Platform: events.PlatformCodex, Outcome: events.OutcomeRefused, Reason: "requests",
+		Time: minute, Count: n, First: first, Last: last, Edge: "e1",
+	}, o))
+	for k := range old {
+		if k.dim == projections.DimModel || k.dim == projections.DimKeyModel {
+			delete(old, k)
+		}
+	}
+	if len(counted) == 0 || !maps.Equal(old, counted) {
+		t.Fatalf("a count of %d folds to\n%v\nper-request refusals to\n%v", n, counted, old)
+	}
+	if got := sumCounters(counted, projections.DimKey, "k1", projections.GranAll, ""); got != (projections.UsageCounters{Refused: n}) {
+		t.Fatalf("key all-time counters %+v", got)
+	}
+	if ds := projections.RefusalDeltas(events.RefusalsCounted{KeyID: "k1", Time: minute, Count: 0}, o); len(ds) != 0 {
+		t.Fatalf("an empty count adds %v", ds)
+	}
+}

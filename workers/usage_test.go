@@ -375,3 +375,74 @@ func TestUsageProjectorMetricsCountAppliedOnce(t *testing.T) {
 		}
 	})
 }
+
+// Counts of refusals fold into the key's refused statistic once each: a
+// republished count (same id) is stored once, a redelivered one (same
+// sequence applied again, alone or in a batch) is applied once, and old
+// per-request refusals in the same stream still count one each.
+func TestUsageProjectorRefusalCountsNeverDoubleCount(t *testing.T) {
+	redistest.ForEach(t, func(t *testing.T, b redistest.Backend) {
+		ctx := context.Background()
+		ns := natstest.Start(t)
+		_, js := ns.Connect(t)
+		st := store.New(b.Client, "")
+		reg, _ := usageRun(t, js, st, time.UTC)
+		now := time.Now().UTC()
+		minute := now.Truncate(time.Minute)
+		count := func(edge, reason string, n int64) events.Envelope {
+			c := events.RefusalsCounted{KeyID: "k1", Platform: events.PlatformClaudeConsole, Outcome: events.OutcomeRefused,
+				Reason: reason, Time: minute, Count: n, First: minute, Last: minute.Add(time.Second), Edge: edge}
+			env, err := events.NewWithID(events.RefusalsCountedID(edge, c.KeyID, c.Platform, reason, minute, 0),
+				events.UsageRefusalsCounted, minute, "", "", c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return env
+		}
+		subject := events.UsageSubject(events.PlatformClaudeConsole, "k1")
+		var last uint64
+		for _, env := range []events.Envelope{count("e1", "requests", 1500), count("e1", "requests", 1500), count("e2", "requests", 400), count("e1", "concurrency", 100)} {
+			seq, err := streams.Publish(ctx, js, subject, env, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			last = seq
+		}
+		last = usagePublish(t, js, events.Usage{ID: "old-refusal", Time: now, KeyID: "k1", Platform: events.PlatformClaudeConsole,
+			Status: 429, Outcome: events.OutcomeRefused, Reason: "requests"})
+		if last != 4 {
+			t.Fatalf("the republished count was stored again: last sequence %d, want 4", last)
+		}
+		usageWait(t, st, last)
+
+		// Redelivery: the projector sees sequences it applied already.
+		p := workers.NewUsageProjector(st, projections.UsageOptions{}, nil)
+		again := count("e1", "requests", 1500)
+		again.Seq = 1
+		for range 3 {
+			if err := p.Apply(ctx, again); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if ok, err := p.ApplyBatch(ctx, []events.Envelope{again}); err != nil || ok {
+			t.Fatalf("a batch of applied sequences: applied %v, %v", ok, err)
+		}
+
+		const want = 1500 + 400 + 100 + 1
+		for _, r := range []store.StatsRange{{Now: now}, {Days: 1, Now: now}} {
+			s, err := st.KeyStats(ctx, "k1", r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s.Total.Refused != want || s.Total.Requests != 0 {
+				t.Fatalf("key stats %+v: refused %d, requests %d; want refused %d", r, s.Total.Refused, s.Total.Requests, want)
+			}
+			if s.LastUsedAt.IsZero() {
+				t.Fatal("a counted refusal left lastUsedAt unset")
+			}
+		}
+		if got := usageMetric(t, reg, "relay_usage_refusals_total", map[string]string{"reason": "requests"}); got != 1500+400+1 {
+			t.Fatalf("refusals metric %v, want %d", got, 1500+400+1)
+		}
+	})
+}

@@ -38,6 +38,10 @@ type config struct {
 	TZ            string
 	// TrustedProxies are the peers whose X-Forwarded-For names the client.
 	TrustedProxies []netip.Prefix
+
+	// UsageMaxBytes, StateMaxBytes and ConfigMaxBytes cap the streams'
+	// sizes (0: no cap of its own).
+	UsageMaxBytes, StateMaxBytes, ConfigMaxBytes int64
 }
 
 // loadConfig reads the environment through getenv and reports every invalid
@@ -94,6 +98,21 @@ func loadConfig(getenv func(string) string) (config, error) {
 		ShutdownGrace: dur("SHUTDOWN_GRACE", 30*time.Second),
 		BodyLimit:     int64(num("BODY_LIMIT_MB", 32, 1, 1024)) << 20,
 		TZ:            str("TZ", "UTC"),
+	}
+	for _, v := range []struct {
+		name string
+		into *int64
+	}{{"USAGE_MAX_BYTES", &c.UsageMaxBytes}, {"STATE_MAX_BYTES", &c.StateMaxBytes}, {"CONFIG_MAX_BYTES", &c.ConfigMaxBytes}} {
+		raw := strings.TrimSpace(getenv(v.name))
+		if raw == "" {
+			continue
+		}
+		n, err := parseBytes(raw)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s=%q: want a size such as 0 (no cap), 512MB or 10GB", v.name, raw))
+			continue
+		}
+		*v.into = n
 	}
 	if v := strings.TrimSpace(getenv("NATS_SYNC")); v != "" && v != "always" {
 		d, err := parseDuration(v)
@@ -217,4 +236,29 @@ func parseTrustedProxies(v string) ([]netip.Prefix, error) {
 		out = append(out, netip.PrefixFrom(a, a.BitLen()))
 	}
 	return out, nil
+}
+
+// parseBytes reads a size: a number of bytes, or a number with a unit, KB,
+// MB, GB, TB (powers of 1000) or KiB, MiB, GiB, TiB (powers of 1024), case
+// not significant.
+func parseBytes(s string) (int64, error) {
+	s = strings.TrimSpace(s)
+	i := strings.IndexFunc(s, func(r rune) bool { return r < '0' || r > '9' })
+	num, unit := s, ""
+	if i >= 0 {
+		num, unit = s[:i], strings.ToLower(strings.TrimSpace(s[i:]))
+	}
+	n, err := strconv.ParseInt(num, 10, 64)
+	if err != nil || n < 0 {
+		return 0, errors.New("not a size")
+	}
+	mult := map[string]int64{
+		"": 1, "b": 1,
+		"kb": 1e3, "mb": 1e6, "gb": 1e9, "tb": 1e12,
+		"kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30, "tib": 1 << 40,
+	}[unit]
+	if mult == 0 || n > (1<<62)/mult {
+		return 0, errors.New("not a size")
+	}
+	return n * mult, nil
 }

@@ -103,6 +103,7 @@ func runServer(ctx context.Context, role string, args []string, getenv func(stri
 	}
 	sopts := streams.Defaults()
 	sopts.Replicas, sopts.UsageMaxAge = cfg.NATSReplicas, cfg.UsageMaxAge
+	sopts.UsageMaxBytes, sopts.StateMaxBytes, sopts.ConfigMaxBytes = cfg.UsageMaxBytes, cfg.StateMaxBytes, cfg.ConfigMaxBytes
 	// Short attempts, retried for a minute: a NATS cluster that is still
 	// electing its leader refuses, and one that sees several processes
 	// create the same stream at once (compose starts them together)

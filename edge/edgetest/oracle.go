@@ -29,6 +29,14 @@ func FoldUsage(us []events.Usage) projections.UsageCounters {
 	return c
 }
 
+// FoldRefusals adds counts of refused requests to an oracle's counters.
+func FoldRefusals(c projections.UsageCounters, cs []events.RefusalsCounted) projections.UsageCounters {
+	for _, r := range cs {
+		c.Refused += r.Count
+	}
+	return c
+}
+
 // ProjectedTotals cuts projected counters to the fields FoldUsage computes.
 func ProjectedTotals(c projections.UsageCounters) projections.UsageCounters {
 	return projections.UsageCounters{

@@ -13,7 +13,9 @@ import (
 )
 
 // Totals are the aggregates of a group of usage events. Requests counts
-// every event that is not a refusal; tokens and cost count every event.
+// every event that is not a refusal; Refused counts refused requests, one
+// per old per-request refusal event and Count per count of refusals;
+// tokens and cost count every event.
 type Totals struct {
 	Requests, Refused int64
 	events.Tokens
@@ -23,7 +25,7 @@ type Totals struct {
 // Add folds one event's fields into t.
 func (t *Totals) Add(u *Fields) {
 	if u.Refused() {
-		t.Refused++
+		t.Refused += u.Refusals()
 	} else {
 		t.Requests++
 	}

@@ -42,7 +42,9 @@ type Sink interface {
 }
 
 // NewEventSink returns the sink that writes each event: its payload, one
-// per line, for NDJSON; a row of CSVColumns for CSV.
+// per line, for NDJSON (a count of refusals too: its payload has outcome
+// "refused" and a count); a row of CSVColumns for CSV, one per request, so
+// counts of refusals are left out there.
 func NewEventSink(w io.Writer, f Format) Sink {
 	bw := bufio.NewWriterSize(w, 256<<10)
 	if f == CSV {
@@ -86,9 +88,14 @@ type csvSink struct {
 	err error
 }
 
+// Add writes a row for e; a count of refusals has no row (a row is one
+// request): --group-by counts them in its refused column.
 func (s *csvSink) Add(e *Event) error {
 	if s.err != nil {
 		return s.err
+	}
+	if e.Counted {
+		return nil
 	}
 	u := e.Fields()
 	nanos := u.Nanos()

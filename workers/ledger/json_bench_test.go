@@ -28,7 +28,7 @@ func BenchmarkPayload(b *testing.B) {
 	env := benchEnvelope(b)
 	b.SetBytes(int64(len(env)))
 	for b.Loop() {
-		if _, err := payload(env); err != nil {
+		if _, _, err := payload(env); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -36,7 +36,7 @@ func BenchmarkPayload(b *testing.B) {
 
 func BenchmarkParseUsage(b *testing.B) {
 	env := benchEnvelope(b)
-	data, _ := payload(env)
+	data, _, _ := payload(env)
 	b.SetBytes(int64(len(data)))
 	for b.Loop() {
 		parseUsage(data)

@@ -24,9 +24,11 @@ func TestPayload(t *testing.T) {
 		{`[]`, ""},
 		{``, ""},
 		{`{"type":"usage.recorded","data":{"a":"unterminated}}`, ""},
+		{`{"id":"2","type":"usage.refusals_counted","data":{"count":3}}`, `{"count":3}`},
+		{`{"type":"usage.refusals","data":{"count":3}}`, ""},
 	}
 	for _, tc := range cases {
-		got, err := payload([]byte(tc.env))
+		got, _, err := payload([]byte(tc.env))
 		if (err != nil) != (tc.want == "") || string(got) != tc.want {
 			t.Errorf("payload(%s) = %s, %v; want %s", tc.env, got, err, tc.want)
 		}
@@ -84,7 +86,7 @@ func FuzzParseUsage(f *testing.F) {
 func FuzzPayload(f *testing.F) {
 	f.Add([]byte(`{"type":"usage.recorded","data":{"a":[1,"]"]}}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		if data, err := payload(b); err == nil {
+		if data, _, err := payload(b); err == nil {
 			parseUsage(data)
 		}
 	})

@@ -71,6 +71,9 @@ type RepriceSink struct {
 
 // Add implements Sink.
 func (s *RepriceSink) Add(e *Event) error {
+	if e.Counted {
+		return nil // refusals cost nothing and have no price to recompute
+	}
 	i, fresh := s.g.group(e)
 	if fresh {
 		s.rows = append(s.rows, Reprice{})
