@@ -2,8 +2,10 @@ package streams
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"reflect"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -14,6 +16,8 @@ import (
 // Options shape the streams. The zero value is not valid; start from Defaults.
 type Options struct {
 	// Replicas is the stream replica count: 3 on a 3-node cluster, else 1.
+	// 0 (AutoReplicas) lets Provision choose: 1 on a server that is not in
+	// a cluster, else as many as the cluster can place, up to 3.
 	Replicas int
 	// UsageMaxAge is how long USAGE keeps events (USAGE_RETENTION).
 	UsageMaxAge time.Duration
@@ -23,6 +27,14 @@ type Options struct {
 	// duplicate publishes; spooled usage events are republished within it.
 	DuplicateWindow time.Duration
 }
+
+// AutoReplicas asks Provision to give each stream as many replicas as the
+// cluster can place, up to MaxAutoReplicas.
+const AutoReplicas = 0
+
+// MaxAutoReplicas is the most replicas AutoReplicas gives a stream: an
+// acknowledged event is then on 2 nodes and survives the loss of any one.
+const MaxAutoReplicas = 3
 
 // Defaults returns the documented defaults.
 func Defaults() Options {
@@ -71,15 +83,96 @@ func (o Options) Configs() []jetstream.StreamConfig {
 // alone, so starting processes do not rewrite stream configurations under
 // running consumers.
 func Provision(ctx context.Context, js jetstream.JetStream, o Options) error {
+	_, err := ProvisionPlaced(ctx, js, o)
+	return err
+}
+
+// Placement is what provisioning learned about replicas.
+type Placement struct {
+	// Clustered: the server is part of a JetStream cluster.
+	Clustered bool
+	// Want is the replica count each stream should have: o.Replicas, or
+	// with AutoReplicas the most the cluster showed it can hold (a
+	// placement refused because a known peer is offline still counts
+	// that peer).
+	Want int
+	// Got is each stream's replica count after provisioning.
+	Got map[string]int
+}
+
+// ProvisionPlaced is Provision, reporting the replicas. With AutoReplicas
+// it tries MaxAutoReplicas first on a cluster and steps down while the
+// cluster cannot place that many (a 2-node cluster, or a node offline at
+// the first start: the next start scales the stream up again); it never
+// lowers the replicas of an existing stream.
+func ProvisionPlaced(ctx context.Context, js jetstream.JetStream, o Options) (Placement, error) {
+	p := Placement{Clustered: js.Conn().ConnectedClusterName() != "", Want: o.Replicas, Got: map[string]int{}}
+	auto := o.Replicas == AutoReplicas
+	if auto {
+		p.Want = 1
+	}
 	for _, cfg := range o.Configs() {
-		if s, err := js.Stream(ctx, cfg.Name); err == nil && upToDate(s.CachedInfo().Config, cfg) {
-			continue
+		s, err := js.Stream(ctx, cfg.Name)
+		var have *jetstream.StreamConfig
+		if err == nil {
+			c := s.CachedInfo().Config
+			have = &c
 		}
-		if _, err := js.CreateOrUpdateStream(ctx, cfg); err != nil {
-			return fmt.Errorf("provision stream %s: %w", cfg.Name, err)
+		tries := []int{cfg.Replicas}
+		if auto {
+			tries = []int{1}
+			if p.Clustered {
+				tries = []int{MaxAutoReplicas, 2, 1}
+			}
+		}
+		var last error
+		for _, r := range tries {
+			if have != nil && r < have.Replicas {
+				r = have.Replicas // never scale an existing stream down by itself
+			}
+			want := cfg
+			want.Replicas = r
+			if have != nil && upToDate(*have, want) {
+				last = nil
+				p.Got[cfg.Name] = r
+				break
+			}
+			_, last = js.CreateOrUpdateStream(ctx, want)
+			if last == nil {
+				p.Got[cfg.Name] = r
+				break
+			}
+			if !auto || !placementRefused(last) {
+				break
+			}
+			if strings.Contains(last.Error(), "peer offline") {
+				p.Want = max(p.Want, r) // the cluster has the peers, one is down
+			}
+		}
+		if last != nil {
+			return p, fmt.Errorf("provision stream %s: %w", cfg.Name, last)
+		}
+		if auto {
+			p.Want = max(p.Want, p.Got[cfg.Name])
 		}
 	}
-	return nil
+	return p, nil
+}
+
+// placementRefused reports whether err says the cluster cannot place the
+// replicas asked for (too few peers, or not clustered at all).
+func placementRefused(err error) bool {
+	var api *jetstream.APIError
+	if !errors.As(err, &api) {
+		return false
+	}
+	switch api.ErrorCode {
+	case 10005, // JSClusterNoPeersErrF: no suitable peers for placement
+		10023, // JSInsufficientResourcesErr
+		10074: // JSStreamReplicasNotSupportedErr: not clustered
+		return true
+	}
+	return false
 }
 
 // upToDate reports whether the stream configuration have already holds every
