@@ -7,15 +7,18 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/redis/go-redis/v9"
@@ -492,5 +495,55 @@ func TestWelcomeSaysWhatIsBound(t *testing.T) {
 		if !strings.Contains(b.String(), tc.want) || (tc.not != "" && strings.Contains(b.String(), tc.not)) {
 			t.Errorf("%s: %q", tc.addr, b.String())
 		}
+	}
+}
+
+// nats.conf (the cluster's users) gives the relay and analyst roles exactly
+// the permissions relay serve gives its embedded server, takes their
+// passwords from the environment, and does not load without them.
+func TestNATSConfRolesMatchTheEmbeddedServer(t *testing.T) {
+	t.Setenv("NODE_NAME", "nats-1")
+	t.Setenv("RELAY_NATS_PASSWORD", "relay-pass")
+	t.Setenv("ANALYST_NATS_PASSWORD", "analyst-pass")
+	opts, err := server.ProcessConfigFile("../../nats.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sorted := func(p *server.Permissions) string {
+		var parts []string
+		for name, sp := range map[string]*server.SubjectPermission{"publish": p.Publish, "subscribe": p.Subscribe} {
+			if sp == nil {
+				parts = append(parts, name+": none")
+				continue
+			}
+			parts = append(parts, fmt.Sprintf("%s allow %v deny %v", name, slices.Sorted(slices.Values(sp.Allow)), slices.Sorted(slices.Values(sp.Deny))))
+		}
+		slices.Sort(parts)
+		return strings.Join(parts, "; ")
+	}
+	want := map[string]struct {
+		pass  string
+		perms *server.Permissions
+	}{
+		natsRelayUser:   {"relay-pass", relayPermissions()},
+		natsAnalystUser: {"analyst-pass", analystPermissions()},
+	}
+	if len(opts.Users) != len(want) || opts.NoAuthUser != "" || opts.Authorization != "" {
+		t.Fatalf("nats.conf: %d users, no_auth_user %q, token set %v; want exactly relay and analyst", len(opts.Users), opts.NoAuthUser, opts.Authorization != "")
+	}
+	for _, u := range opts.Users {
+		w, ok := want[u.Username]
+		switch {
+		case !ok:
+			t.Errorf("nats.conf: unexpected user %q", u.Username)
+		case u.Password != w.pass:
+			t.Errorf("nats.conf: user %s does not take its password from the environment", u.Username)
+		case u.Permissions == nil || sorted(u.Permissions) != sorted(w.perms):
+			t.Errorf("nats.conf: user %s has permissions\n  %v\nrelay serve's embedded server gives\n  %v", u.Username, sorted(u.Permissions), sorted(w.perms))
+		}
+	}
+	os.Unsetenv("RELAY_NATS_PASSWORD")
+	if _, err := server.ProcessConfigFile("../../nats.conf"); err == nil {
+		t.Error("nats.conf loads without RELAY_NATS_PASSWORD")
 	}
 }
