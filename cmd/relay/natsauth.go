@@ -52,10 +52,10 @@ func relayPermissions() *server.Permissions {
 
 // analystPermissions let `relay replay` read USAGE: its info, direct and
 // stored-message gets, and consumers of its own (ordered consumers are
-// ephemeral pull consumers with a generated name). Nothing is published on
-// relay's subjects, no stream is created, updated, purged or deleted, no
-// consumer is deleted, and relay's durable consumers on USAGE can be
-// neither redefined nor pulled from.
+// ephemeral pull consumers with a generated name, which they delete when
+// they reset). Nothing is published on relay's subjects, no stream is
+// created, updated, purged or deleted, and relay's durable consumers on
+// USAGE can be neither redefined, pulled from nor deleted.
 func analystPermissions() *server.Permissions {
 	u := events.StreamUsage
 	allow := []string{
@@ -68,6 +68,8 @@ func analystPermissions() *server.Permissions {
 		"$JS.API.CONSUMER.CREATE." + u + ".*.>",
 		"$JS.API.CONSUMER.INFO." + u + ".*",
 		"$JS.API.CONSUMER.MSG.NEXT." + u + ".*",
+		// An ordered consumer deletes its previous consumer when it resets.
+		"$JS.API.CONSUMER.DELETE." + u + ".*",
 	}
 	var deny []string
 	for _, d := range usageDurables {
@@ -75,6 +77,7 @@ func analystPermissions() *server.Permissions {
 			"$JS.API.CONSUMER.CREATE."+u+"."+d,
 			"$JS.API.CONSUMER.CREATE."+u+"."+d+".>",
 			"$JS.API.CONSUMER.MSG.NEXT."+u+"."+d,
+			"$JS.API.CONSUMER.DELETE."+u+"."+d,
 		)
 	}
 	return &server.Permissions{

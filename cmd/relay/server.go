@@ -148,7 +148,10 @@ func runServer(ctx context.Context, role string, args []string, getenv func(stri
 	// leaves all but the first request unanswered; a retry succeeds. The
 	// random pause keeps the processes from racing again on the next stream.
 	var placed streams.Placement
-	for attempt, until := 1, time.Now().Add(time.Minute); ; attempt++ {
+	for attempt, start := 1, time.Now(); ; attempt++ {
+		// NATS_REPLICAS unset on a cluster: a new stream waits 20 s for the
+		// cluster to place 3 replicas before it settles for fewer.
+		sopts.StepDown = time.Since(start) > 20*time.Second
 		pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 		// Never create a stream afresh over read models (or, for the
 		// embedded server, a DATA_DIR) that show it had events.
@@ -158,7 +161,7 @@ func runServer(ctx context.Context, role string, args []string, getenv func(stri
 		}
 		cancel()
 		var lost lostStreamError
-		if err == nil || errors.As(err, &lost) || ctx.Err() != nil || time.Now().After(until) {
+		if err == nil || errors.As(err, &lost) || ctx.Err() != nil || time.Since(start) > time.Minute {
 			break
 		}
 		log.Warn().Err(err).Int("attempt", attempt).Msg("streams not provisioned yet; retrying")

@@ -26,6 +26,12 @@ type Options struct {
 	// DuplicateWindow is how long the server remembers message ids to drop
 	// duplicate publishes; spooled usage events are republished within it.
 	DuplicateWindow time.Duration
+	// StepDown lets AutoReplicas create a stream with fewer replicas than
+	// MaxAutoReplicas when the cluster cannot place that many. Without it
+	// such a creation fails, to be retried: a young cluster whose peers
+	// have not all joined yet must not get single-replica streams for
+	// good. relay sets it once retrying has not helped for a while.
+	StepDown bool
 }
 
 // AutoReplicas asks Provision to give each stream as many replicas as the
@@ -101,10 +107,11 @@ type Placement struct {
 }
 
 // ProvisionPlaced is Provision, reporting the replicas. With AutoReplicas
-// it tries MaxAutoReplicas first on a cluster and steps down while the
-// cluster cannot place that many (a 2-node cluster, or a node offline at
-// the first start: the next start scales the stream up again); it never
-// lowers the replicas of an existing stream.
+// on a cluster it asks for MaxAutoReplicas: an existing stream the cluster
+// cannot scale up stays as it is; a new one fails (to be retried) unless
+// o.StepDown, which steps down to what the cluster can place (a 2-node
+// cluster, or a node offline at the first start: a later start scales the
+// stream up). It never lowers the replicas of an existing stream by itself.
 func ProvisionPlaced(ctx context.Context, js jetstream.JetStream, o Options) (Placement, error) {
 	p := Placement{Clustered: js.Conn().ConnectedClusterName() != "", Want: o.Replicas, Got: map[string]int{}}
 	auto := o.Replicas == AutoReplicas
@@ -147,6 +154,22 @@ func ProvisionPlaced(ctx context.Context, js jetstream.JetStream, o Options) (Pl
 			}
 			if strings.Contains(last.Error(), "peer offline") {
 				p.Want = max(p.Want, r) // the cluster has the peers, one is down
+			}
+			if have != nil && r > have.Replicas {
+				// Scaling up is best effort: the stream works as it is.
+				want.Replicas = have.Replicas
+				if upToDate(*have, want) {
+					last = nil
+				} else {
+					_, last = js.CreateOrUpdateStream(ctx, want)
+				}
+				if last == nil {
+					p.Got[cfg.Name] = have.Replicas
+				}
+				break
+			}
+			if have == nil && !o.StepDown {
+				break // retried by the caller until the cluster can place it
 			}
 		}
 		if last != nil {

@@ -203,3 +203,41 @@ func TestProvisionAutoReplicasFollowTheCluster(t *testing.T) {
 		t.Fatalf("explicit 1 replica: %+v", p)
 	}
 }
+
+// On a cluster too small for 3 replicas, AutoReplicas refuses to create a
+// stream with fewer until StepDown allows it (a young cluster's peers may
+// still be joining), and keeps an existing stream it cannot scale up.
+func TestProvisionAutoReplicasStepDownOnlyWhenAllowed(t *testing.T) {
+	ctx := context.Background()
+	_, js := startCluster(t, 2)
+	auto := Defaults()
+	auto.Replicas = AutoReplicas
+	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	_, err := ProvisionPlaced(pctx, js, auto)
+	cancel()
+	if err == nil {
+		t.Fatal("a 2-node cluster got 3-replica streams, or fewer without StepDown")
+	}
+	if _, err := js.Stream(ctx, events.StreamConfig); err == nil {
+		t.Fatal("CONFIG created with fewer replicas without StepDown")
+	}
+	auto.StepDown = true
+	var p Placement
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		p, err = ProvisionPlaced(pctx, js, auto)
+		cancel()
+		if err == nil || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err != nil || p.Got[events.StreamUsage] != 2 || p.Want != 2 {
+		t.Fatalf("StepDown on 2 nodes: %+v %v; want 2 replicas", p, err)
+	}
+	auto.StepDown = false
+	if p, err = ProvisionPlaced(ctx, js, auto); err != nil || p.Got[events.StreamConfig] != 2 {
+		t.Fatalf("existing 2-replica streams on 2 nodes: %+v %v; want them kept", p, err)
+	}
+}
