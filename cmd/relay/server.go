@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -361,12 +362,15 @@ func serveWorkerOps(ctx context.Context, ln net.Listener, nc *nats.Conn, st *sto
 			}
 		}
 		w.Header().Set("Content-Type", "application/json")
-		if len(problems) > 0 {
-			w.WriteHeader(http.StatusServiceUnavailable)
-			fmt.Fprintf(w, `{"status":"not ready","problems":%q,"warnings":%q}`, fmt.Sprint(problems), fmt.Sprint(warnings))
-			return
+		body := map[string]any{"status": "ready"}
+		if len(warnings) > 0 {
+			body["warnings"] = warnings
 		}
-		fmt.Fprintf(w, `{"status":"ready","warnings":%q}`, fmt.Sprint(warnings))
+		if len(problems) > 0 {
+			body["status"], body["problems"] = "not ready", problems
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+		_ = json.NewEncoder(w).Encode(body)
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}

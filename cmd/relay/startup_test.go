@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -84,4 +86,44 @@ func TestStreamsReadyChecks(t *testing.T) {
 	if missing, _ = checkStreams(ctx, js, streams.Placement{Want: 1}); missing == nil || !strings.Contains(missing.Error(), "STATE is missing") {
 		t.Fatalf("STATE deleted: %v", missing)
 	}
+}
+
+var workerAddr = regexp.MustCompile(`"addr":"([0-9.:]+)"[^\n]*"message":"worker started"`)
+
+// A worker's /ready is 503 naming the stream while one relay needs is
+// missing (deleted under it), as the edge's is.
+func TestWorkerNotReadyWhileAStreamIsMissing(t *testing.T) {
+	chaosLong(t)
+	js, _, env := chaosSplit(t)
+	env["LOG_LEVEL"] = "info"
+	w := chaosStart(t, "worker", "worker", env)
+	var base string
+	chaosWait(t, 60*time.Second, "the worker listening", func() bool {
+		if m := workerAddr.FindStringSubmatch(w.stderr.String()); m != nil {
+			base = "http://" + m[1]
+			return true
+		}
+		return w.done()
+	})
+	if base == "" {
+		t.Fatalf("worker exited: %s", chaosLastLines(w.stderr.String(), 10))
+	}
+	w.base = base
+	w.awaitReady(t, 60*time.Second)
+	if err := js.DeleteStream(context.Background(), events.StreamState); err != nil {
+		t.Fatal(err)
+	}
+	var body map[string]any
+	chaosWait(t, 10*time.Second, "worker /ready 503 naming STATE", func() bool {
+		resp, err := http.Get(base + "/ready")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		body = nil
+		_ = json.NewDecoder(resp.Body).Decode(&body)
+		problems, _ := body["problems"].(map[string]any)
+		s, _ := problems["streams"].(string)
+		return resp.StatusCode == http.StatusServiceUnavailable && strings.Contains(s, "STATE is missing")
+	})
 }
