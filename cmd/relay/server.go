@@ -110,6 +110,9 @@ func runServer(ctx context.Context, role string, args []string, getenv func(stri
 		return fmt.Errorf("connect NATS: %w", err)
 	}
 	defer nc.Close()
+	if !nc.AuthRequired() {
+		log.Warn().Msg("NATS does not require authentication: any client that reaches it can write relay's events (configure users as nats.conf does; README, Security)")
+	}
 	js, err := jetstream.New(nc)
 	if err != nil {
 		return err

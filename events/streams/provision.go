@@ -134,7 +134,7 @@ func ProvisionPlaced(ctx context.Context, js jetstream.JetStream, o Options) (Pl
 		}
 		var last error
 		for _, r := range tries {
-			if have != nil && r < have.Replicas {
+			if auto && have != nil && r < have.Replicas {
 				r = have.Replicas // never scale an existing stream down by itself
 			}
 			want := cfg

@@ -198,9 +198,13 @@ func TestProvisionAutoReplicasFollowTheCluster(t *testing.T) {
 			t.Errorf("%s: %d replicas (reported %d); want 3", cfg.Name, r, p.Got[cfg.Name])
 		}
 	}
-	// An explicit lower count is still honoured when asked for.
-	if p := provision(one); p.Want != 1 {
+	// An explicit count is honoured, even a lower one.
+	if p := provision(one); p.Want != 1 || p.Got[events.StreamUsage] != 1 {
 		t.Fatalf("explicit 1 replica: %+v", p)
+	}
+	// Back on auto, the cluster gets its 3 replicas again.
+	if p := provision(auto); p.Got[events.StreamUsage] != 3 {
+		t.Fatalf("auto after explicit 1: %+v", p)
 	}
 }
 
