@@ -427,7 +427,7 @@ func TestAccountQuotaConcurrencyAndLastUsed(t *testing.T) {
 
 		at := time.Now().UTC().Truncate(time.Millisecond)
 		u := events.Usage{ID: events.NewID(at), Time: at, KeyID: k.ID, AccountID: a.ID, Platform: events.PlatformCodex, Model: "gpt-5",
-			Status: 200, Outcome: events.OutcomeOK, Attempts: 1, Cost: 1.5, CostMicros: 1_500_000, Priced: true}
+			Status: 200, Outcome: events.OutcomeOK, Attempts: 1, Cost: 1.5, CostNanos: 1_500_000, Priced: true}
 		e, err := events.NewWithID(u.ID, events.UsageRecorded, at, "", u.ID, u)
 		if err != nil {
 			t.Fatal(err)

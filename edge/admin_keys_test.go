@@ -57,6 +57,7 @@ type apiKey struct {
 	ExpiresAt               *time.Time `json:"expiresAt"`
 	ActivationDays          int        `json:"activationDays"`
 	ActivationUnit          string     `json:"activationUnit"`
+	IsActivated             bool       `json:"isActivated"`
 	ClaudeConsoleAccountID  *string    `json:"claudeConsoleAccountId"`
 	CodexAccountID          *string    `json:"codexAccountId"`
 	AllowedClients          []string   `json:"allowedClients"`
@@ -175,7 +176,7 @@ func TestKeyLifecycle(t *testing.T) {
 			t.Fatalf("ETag %q, version %d", r.Header.Get("ETag"), created.Version)
 		}
 		want := apiKey{
-			ID: created.ID, Name: "ci bot", Permissions: "all", IsActive: true, ExpirationMode: "fixed", ActivationUnit: "days",
+			ID: created.ID, Name: "ci bot", Permissions: "all", IsActive: true, ExpirationMode: "fixed", IsActivated: true, ActivationUnit: "days",
 			AllowedClients: []string{"claude_code"}, RestrictedModels: []string{}, EnableClientRestriction: true,
 			RateLimitWindow: 60, RateLimitCost: 1.25, DailyCostLimit: 10, Tags: []string{"ci", "team-a"}, Version: created.Version,
 		}
@@ -386,10 +387,15 @@ func TestKeyExpirationModes(t *testing.T) {
 		if fixed.ExpiresAt == nil || !fixed.ExpiresAt.Equal(at) {
 			t.Fatalf("expiresAt %v, want %v", fixed.ExpiresAt, at)
 		}
+		// A fixed-expiry key is in force from its creation: Claude Relay
+		// Service reports it activated, and tools built on it read that.
+		if !fixed.IsActivated {
+			t.Fatalf("fixed-expiry key: isActivated false, want true")
+		}
 		// Switching to activation mode drops the fixed expiry.
 		act, _ := call[apiKey](t, env, http.StatusOK, http.MethodPut, "/api/v2/keys/"+fixed.ID, tok,
 			map[string]any{"expirationMode": "activation", "activationDays": 12, "activationUnit": "hours"})
-		if act.ExpiresAt != nil || act.ActivationDays != 12 || act.ActivationUnit != "hours" {
+		if act.ExpiresAt != nil || act.ActivationDays != 12 || act.ActivationUnit != "hours" || act.IsActivated {
 			t.Fatalf("activation: %+v", act)
 		}
 		// And back: activationDays goes, an expiry may be set.

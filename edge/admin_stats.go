@@ -36,7 +36,9 @@ const (
 )
 
 // countersJSON is the wire form of a set of usage counters. cost is USD
-// with six decimals, written from the integer micro-dollars.
+// with nine decimals, written from the integer nano-dollars (costNanos,
+// exact); costMicros is the same rounded to the micro-dollar, kept for
+// scripts written before costs were kept to the nano-dollar.
 type countersJSON struct {
 	Requests            int64       `json:"requests"`
 	InputTokens         int64       `json:"inputTokens"`
@@ -47,6 +49,7 @@ type countersJSON struct {
 	CacheCreate1hTokens int64       `json:"cacheCreate1hTokens"`
 	ReasoningTokens     int64       `json:"reasoningTokens"`
 	CostMicros          int64       `json:"costMicros"`
+	CostNanos           int64       `json:"costNanos"`
 	Refused             int64       `json:"refused"`
 	Errors              int64       `json:"errors"`
 	AvgTTFTMs           int64       `json:"avgTtftMs"`
@@ -57,16 +60,17 @@ func newCountersJSON(c projections.UsageCounters) countersJSON {
 	return countersJSON{
 		Requests: c.Requests, InputTokens: c.InputTokens, OutputTokens: c.OutputTokens,
 		CacheCreateTokens: c.CacheCreateTokens, CacheReadTokens: c.CacheReadTokens,
-		Cost:                usdNumber(c.CostMicros),
+		Cost:                usdNumber(c.CostNanos),
 		CacheCreate1hTokens: c.CacheCreate1hTokens, ReasoningTokens: c.ReasoningTokens,
-		CostMicros: c.CostMicros, Refused: c.Refused, Errors: c.Errors,
+		CostMicros: pricing.NanosToMicros(c.CostNanos), CostNanos: c.CostNanos,
+		Refused: c.Refused, Errors: c.Errors,
 		AvgTTFTMs: c.AvgTTFTMs(), Unpriced: c.Unpriced,
 	}
 }
 
-// usdNumber is micro-dollars as a JSON number in USD with exactly six
+// usdNumber is nano-dollars as a JSON number in USD with exactly nine
 // decimals, never through float64.
-func usdNumber(micros int64) json.Number { return json.Number(pricing.FormatUSD(micros)) }
+func usdNumber(nanos int64) json.Number { return json.Number(pricing.FormatUSD(nanos)) }
 
 type dayJSON struct {
 	Date string `json:"date"`

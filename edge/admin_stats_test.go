@@ -28,7 +28,7 @@ type statsCounters struct {
 	Cost                json.Number `json:"cost"`
 	CacheCreate1hTokens int64       `json:"cacheCreate1hTokens"`
 	ReasoningTokens     int64       `json:"reasoningTokens"`
-	CostMicros          int64       `json:"costMicros"`
+	CostNanos           int64       `json:"costNanos"`
 	Refused             int64       `json:"refused"`
 	Errors              int64       `json:"errors"`
 	AvgTTFTMs           int64       `json:"avgTtftMs"`
@@ -89,12 +89,12 @@ func statsWant(us []events.Usage, keep func(events.Usage) bool) statsCounters {
 		c.CacheCreate1hTokens += u.CacheCreate1hTokens
 		c.CacheReadTokens += u.CacheReadTokens
 		c.ReasoningTokens += u.ReasoningTokens
-		c.CostMicros += u.CostMicros
+		c.CostNanos += u.CostNanos
 	}
 	if ttftN > 0 {
 		c.AvgTTFTMs = (2*ttftSum + ttftN) / (2 * ttftN)
 	}
-	c.Cost = json.Number(fmt.Sprintf("%d.%06d", c.CostMicros/1_000_000, c.CostMicros%1_000_000))
+	c.Cost = json.Number(fmt.Sprintf("%d.%09d", c.CostNanos/1_000_000_000, c.CostNanos%1_000_000_000))
 	return c
 }
 
@@ -169,9 +169,9 @@ func statsSeed(t *testing.T, env *edgetest.Env) []events.Usage {
 		case 4:
 			u.Outcome, u.Status = events.OutcomeUpstreamError, 502
 		}
-		u.CostMicros, u.Priced = tab.Cost(u.Model, u.Tokens)
+		u.CostNanos, u.Priced = tab.Cost(u.Model, u.Tokens)
 		if u.Outcome == events.OutcomeRefused {
-			u.CostMicros, u.Priced = 0, false
+			u.CostNanos, u.Priced = 0, false
 		}
 		us = append(us, u)
 	}
@@ -371,7 +371,7 @@ func TestStatsOverview(t *testing.T) {
 			t.Fatalf("top keys %+v", o.Data.TopKeysAllTime)
 		}
 		costOf := func(k string) int64 {
-			return statsWant(us, func(u events.Usage) bool { return u.KeyID == k }).CostMicros
+			return statsWant(us, func(u events.Usage) bool { return u.KeyID == k }).CostNanos
 		}
 		if top := o.Data.TopKeysAllTime[0].ID; costOf(top) < costOf(o.Data.TopKeysAllTime[1].ID) {
 			t.Fatalf("top keys not by cost: %+v", o.Data.TopKeysAllTime)

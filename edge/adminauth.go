@@ -16,6 +16,7 @@ import (
 
 	"relay/events"
 	"relay/projections"
+	"relay/store"
 )
 
 const (
@@ -84,6 +85,18 @@ type loginRequest struct {
 	Password string `json:"password"`
 }
 
+// login checks an admin's password. Failed attempts are bounded three
+// ways (OWASP, "Slow Down Online Guessing Attacks with Device Cookies"):
+// per client address (LoginFailures), per username from every address
+// (LoginUserFailures) and per device cookie (LoginDeviceFailures). A
+// request carrying a valid device cookie of the username it logs in as is
+// counted by its device only, so guesses from elsewhere (or from behind the
+// same proxy) never lock out a browser or script that signed in before;
+// a device that fails too often is treated like any other client until its
+// window passes. Each attempt is counted before the password is checked
+// and taken back when it was right, so concurrent guesses cannot overrun a
+// bound. A wrong username and a wrong password get the same answer, the
+// same counters and the same bcrypt work.
 func (s *Server) login(c echo.Context) error {
 	var req loginRequest
 	if err := decodeJSON(c, &req); err != nil {
@@ -96,11 +109,33 @@ func (s *Server) login(c echo.Context) error {
 		return invalidField("password", "password is required")
 	}
 	ctx := c.Request().Context()
-	addr := c.RealIP()
-	if n, ttl, err := s.store.LoginFailures(ctx, addr); err == nil && n >= s.cfg.LoginFailures {
-		e := newError(KindRateLimited, "too many failed logins from this address; try again later")
-		e.RetryAfter = int(math.Ceil(ttl.Seconds()))
-		return e
+	var charged []store.LoginCounter
+	if dev, ok := s.deviceOf(c.Request(), req.Username); ok {
+		counters := []store.LoginCounter{{Scope: store.LoginByDevice, ID: dev, Limit: s.cfg.LoginDeviceFailures}}
+		if ok, _, err := s.store.ChargeLogin(ctx, counters, s.cfg.LoginWindow); err != nil {
+			logger(c).Warn().Err(err).Msg("could not count a login attempt")
+		} else if ok {
+			charged = counters
+		}
+		// A device past its bound falls through to the untrusted bounds.
+	}
+	if charged == nil {
+		counters := []store.LoginCounter{
+			{Scope: store.LoginByUser, ID: s.usernameBucket(req.Username), Limit: s.cfg.LoginUserFailures},
+			{Scope: store.LoginByAddress, ID: throttleAddr(c.RealIP()), Limit: s.cfg.LoginFailures},
+		}
+		ok, wait, err := s.store.ChargeLogin(ctx, counters, s.cfg.LoginWindow)
+		switch {
+		case err != nil:
+			// Redis is down: admins can still sign in, unthrottled.
+			logger(c).Warn().Err(err).Msg("could not count a login attempt")
+		case !ok:
+			e := newError(KindRateLimited, "too many failed logins; try again later")
+			e.RetryAfter = int(math.Ceil(wait.Seconds()))
+			return e
+		default:
+			charged = counters
+		}
 	}
 	admin, found := s.admin(req.Username)
 	hash := s.dummyHash
@@ -110,12 +145,14 @@ func (s *Server) login(c echo.Context) error {
 	// Compare even for an unknown user so both answers take as long.
 	if bcrypt.CompareHashAndPassword(hash, []byte(req.Password)) != nil || !found {
 		s.metrics.loginFailures.Inc()
-		if _, _, err := s.store.RecordLoginFailure(ctx, addr, s.cfg.LoginWindow); err != nil {
-			logger(c).Warn().Err(err).Msg("could not count failed login")
-		}
 		return newError(KindUnauthorized, "invalid username or password")
 	}
-	_ = s.store.ClearLoginFailures(ctx, addr)
+	if err := s.store.RefundLogin(ctx, charged); err != nil {
+		logger(c).Warn().Err(err).Msg("could not uncount a successful login")
+	}
+	if err := s.setDeviceCookie(c, admin.Username); err != nil {
+		return err
+	}
 	return s.issueToken(c, admin, http.StatusOK)
 }
 

@@ -2,7 +2,9 @@ package edge_test
 
 import (
 	"bytes"
+	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -41,6 +43,9 @@ func TestLoginFailuresLookAlike(t *testing.T) {
 	})
 }
 
+// The per-address bound still holds: after LoginFailures failures from one
+// address, even the right password waits for the window to pass when the
+// client holds no device cookie.
 func TestLoginThrottledAfterRepeatedFailures(t *testing.T) {
 	redistest.ForEach(t, func(t *testing.T, b redistest.Backend) {
 		env := edgetest.Start(t, b, edgetest.Options{Edge: func(c *edge.Config) { c.LoginFailures = 3 }})
@@ -50,10 +55,54 @@ func TestLoginThrottledAfterRepeatedFailures(t *testing.T) {
 				t.Fatalf("want 401, got %d", r.Status)
 			}
 		}
-		// Now even the right password waits for the window to pass.
 		r := env.Do(t, http.MethodPost, "/api/v2/auth/admin/login", "", map[string]string{"username": "admin", "password": edgetest.AdminPassword})
 		if r.Status != http.StatusTooManyRequests || r.Header.Get("Retry-After") == "" {
 			t.Fatalf("want 429 with Retry-After, got %d %v %s", r.Status, r.Header, r.Body)
+		}
+		if ra, err := strconv.Atoi(r.Header.Get("Retry-After")); err != nil || ra < 14*60 || ra > 15*60 {
+			t.Fatalf("Retry-After %q, want the rest of the 15-minute window", r.Header.Get("Retry-After"))
+		}
+	})
+}
+
+// One address spraying many usernames (known or not) is bounded by the
+// per-address count, and the throttled answer is the same for a known and
+// an unknown username.
+func TestLoginPerAddressBoundsUsernameSpraying(t *testing.T) {
+	redistest.ForEach(t, func(t *testing.T, b redistest.Backend) {
+		env := edgetest.Start(t, b, edgetest.Options{Edge: func(c *edge.Config) { c.LoginFailures = 3 }})
+		checked := 0
+		for i := range 20 {
+			r := env.Do(t, http.MethodPost, "/api/v2/auth/admin/login", "", map[string]string{"username": fmt.Sprintf("user%d", i), "password": "wrong-password"})
+			if r.Status == http.StatusUnauthorized {
+				checked++
+			} else if r.Status != http.StatusTooManyRequests {
+				t.Fatalf("guess %d: %d %s", i, r.Status, r.Body)
+			}
+		}
+		if checked != 3 {
+			t.Fatalf("%d of 20 sprayed usernames reached the password check from one address, want 3", checked)
+		}
+		known := env.Do(t, http.MethodPost, "/api/v2/auth/admin/login", "", map[string]string{"username": "admin", "password": "wrong-password"})
+		unknown := env.Do(t, http.MethodPost, "/api/v2/auth/admin/login", "", map[string]string{"username": "root", "password": "wrong-password"})
+		if known.Status != http.StatusTooManyRequests || !bytes.Equal(known.Body, unknown.Body) {
+			t.Fatalf("throttled answers differ: %d %s / %d %s", known.Status, known.Body, unknown.Status, unknown.Body)
+		}
+	})
+}
+
+// A successful login is not a failure: an admin who logs in often from one
+// address (a script without a device cookie) is never throttled by it.
+func TestLoginSuccessIsNotCountedAsFailure(t *testing.T) {
+	redistest.ForEach(t, func(t *testing.T, b redistest.Backend) {
+		env := edgetest.Start(t, b, edgetest.Options{Edge: func(c *edge.Config) { c.LoginFailures = 3; c.LoginUserFailures = 3 }})
+		for range 2 {
+			env.Do(t, http.MethodPost, "/api/v2/auth/admin/login", "", map[string]string{"username": "admin", "password": "wrong-password"})
+		}
+		for i := range 5 {
+			if r := env.Do(t, http.MethodPost, "/api/v2/auth/admin/login", "", map[string]string{"username": "admin", "password": edgetest.AdminPassword}); r.Status != http.StatusOK {
+				t.Fatalf("login %d after 2 failures: %d %s", i, r.Status, r.Body)
+			}
 		}
 	})
 }

@@ -365,20 +365,21 @@ func TestE2EClaudeCode(t *testing.T) {
 
 	// What relay recorded is what the client itself counted and charged.
 	var tokens events.Tokens
-	var micros int64
+	var nanos int64
 	for _, u := range us {
 		tokens.InputTokens += u.InputTokens
 		tokens.OutputTokens += u.OutputTokens
 		tokens.CacheCreateTokens += u.CacheCreateTokens
 		tokens.CacheReadTokens += u.CacheReadTokens
-		micros += u.CostMicros
+		nanos += u.CostNanos
 	}
 	cu := out.Usage
 	if cu.InputTokens != tokens.InputTokens || cu.OutputTokens != tokens.OutputTokens || cu.CacheCreationInputTokens != tokens.CacheCreateTokens || cu.CacheReadInputTokens != tokens.CacheReadTokens {
 		t.Errorf("claude counted %+v, relay recorded %+v", cu, tokens)
 	}
-	if clientMicros := int64(math.Round(out.TotalCostUSD * 1e6)); clientMicros != micros {
-		t.Errorf("claude computed $%.6f, relay recorded %d micro-dollars", out.TotalCostUSD, micros)
+	// To the nano-dollar: relay never rounds a request's cost.
+	if clientNanos := int64(math.Round(out.TotalCostUSD * 1e9)); clientNanos != nanos {
+		t.Errorf("claude computed $%.9f, relay recorded %d nano-dollars", out.TotalCostUSD, nanos)
 	}
 	e.report(t, "claude "+versionOf(t, bin, env), run, us)
 }
@@ -387,51 +388,7 @@ func TestE2ECodexCLI(t *testing.T) {
 	bin := findCLI(t, "codex")
 	usage := upstreamtest.Usage{InputTokens: 2345, OutputTokens: 67, CacheRead: 2000, ReasoningTokens: 12}
 	e := startE2E(t, events.PlatformCodex, "sk-openai-e2e-upstream", usage)
-	home, work := t.TempDir(), t.TempDir()
-	codexHome := filepath.Join(home, ".codex")
-	if err := os.MkdirAll(codexHome, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	// A custom provider on relay, as DESIGN.md tells Codex users. Off:
-	// update checks, analytics, feedback; the plugins feature, which in
-	// 0.169.0 runs `git ls-remote https://github.com/openai/plugins.git`
-	// and looks up api.github.com and chatgpt.com; and the shell snapshot,
-	// a login shell started at every session. With these off, strace shows
-	// codex connecting to relay only. --strict-config below rejects a key
-	// this version does not know.
-	config := fmt.Sprintf(`model_provider = "relay"
-model = "gpt-5"
-check_for_update_on_startup = false
-
-[model_providers.relay]
-name = "relay"
-base_url = %q
-env_key = "RELAY_API_KEY"
-wire_api = "responses"
-
-[analytics]
-enabled = false
-
-[feedback]
-enabled = false
-
-[features]
-plugins = false
-shell_snapshot = false
-`, e.front.URL+"/openai")
-	if err := os.WriteFile(filepath.Join(codexHome, "config.toml"), []byte(config), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	env := []string{
-		"PATH=" + cliPATH(bin),
-		"HOME=" + home,
-		"CODEX_HOME=" + codexHome,
-		"TMPDIR=" + t.TempDir(),
-		"TERM=dumb",
-		"LANG=C.UTF-8",
-		"NO_PROXY=127.0.0.1,localhost",
-		"RELAY_API_KEY=" + e.key,
-	}
+	work, env := codexHome(t, bin, e, "", false)
 	run := runCLI(t, work, env, bin, "exec", "--strict-config", "--skip-git-repo-check", "--sandbox", "read-only", "--color", "never", "--ephemeral", "say hi")
 	if !strings.Contains(run.stdout, e.answer) {
 		t.Fatalf("codex printed %q, want the upstream's answer %q\nstderr:\n%s", run.stdout, e.answer, tail(run.stderr, 4000))
@@ -450,6 +407,191 @@ shell_snapshot = false
 	us := e.checkUsage(t, reqs, "codex_cli", func(upstreamtest.Request) events.Tokens { return want })
 	e.checkClientStatuses(t)
 	e.report(t, "codex "+versionOf(t, bin, env), run, us)
+}
+
+// TestE2ECodexCompaction makes the real Codex compact its conversation
+// through relay and go on. A tiny model_auto_compact_token_limit and an
+// upstream that reports 90k input tokens a turn make the second turn start
+// with an automatic compaction. Observed from 0.169.0, which no longer
+// calls /responses/compact: with a custom provider it compacts locally, a
+// streamed POST {base_url}/responses of a summary prompt, and speaks HTTP
+// only (supports_websockets is false for custom providers); with its own
+// OpenAI provider pointed at relay (openai_base_url) it compacts remotely,
+// a POST /responses whose input ends with a compaction_trigger item and
+// whose output is one compaction item, and first tries a WebSocket that
+// relay refuses (405) before falling back to HTTPS. Either way the
+// request is marked request_kind "compaction" in x-codex-turn-metadata,
+// and it must run on the account that holds the session, as must the turn
+// after it.
+func TestE2ECodexCompaction(t *testing.T) {
+	bin := findCLI(t, "codex")
+	for _, tc := range []struct {
+		name           string
+		builtin        bool
+		implementation string // x-codex-turn-metadata's compaction.implementation
+	}{
+		{"custom provider", false, "responses"},
+		{"OpenAI provider at relay", true, "responses_compaction_v2"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			usage := upstreamtest.Usage{InputTokens: 90000, OutputTokens: 50, CacheRead: 1000}
+			e := startE2E(t, events.PlatformCodex, "sk-openai-e2e-upstream", usage)
+			// A second account on its own upstream: least-recently-used
+			// would pick it for every request after the first, so only
+			// stickiness keeps the session on one account.
+			up2 := upstreamtest.New(t)
+			up2.SetDefault(upstreamtest.Reply{Text: e.answer, Usage: usage})
+			e.CreateAccount(t, events.Account{ID: "e2e-codex-2", Platform: events.PlatformCodex, Name: "e2e-2", APIURL: up2.URL, IsActive: true, Schedulable: true}, "sk-openai-e2e-upstream-2")
+			work, env := codexHome(t, bin, e, "model_auto_compact_token_limit = 1000\n", tc.builtin)
+			args := []string{"exec", "--strict-config", "--skip-git-repo-check", "--sandbox", "read-only", "--color", "never"}
+			first := runCLI(t, work, env, bin, append(args, "say hi")...)
+			second := runCLI(t, work, env, bin, append(args, "resume", "--last", "and now say hi again")...)
+			for _, run := range []cliRun{first, second} {
+				if !strings.Contains(run.stdout, e.answer) {
+					t.Fatalf("codex printed %q, want the upstream's answer %q\nstderr:\n%s", run.stdout, e.answer, tail(run.stderr, 4000))
+				}
+			}
+			if !strings.Contains(second.stderr, "context compacted") || strings.Contains(second.stderr, "Error running remote compact task") {
+				t.Fatalf("the second turn did not compact\nstderr:\n%s", tail(second.stderr, 4000))
+			}
+
+			// Every request of the session, the compaction included, on
+			// the account that served the first.
+			type seen struct {
+				upstreamtest.Request
+				account string
+				meta    struct {
+					RequestKind string `json:"request_kind"`
+					Compaction  struct {
+						Implementation string `json:"implementation"`
+					} `json:"compaction"`
+				}
+			}
+			var all []seen
+			for acct, up := range map[string]*upstreamtest.Server{e.account.ID: e.up, "e2e-codex-2": up2} {
+				for _, r := range up.Requests() {
+					x := seen{Request: r, account: acct}
+					_ = json.Unmarshal([]byte(r.Header.Get("X-Codex-Turn-Metadata")), &x.meta)
+					all = append(all, x)
+				}
+			}
+			slices.SortFunc(all, func(a, b seen) int { return a.Start.Compare(b.Start) })
+			var kinds []string
+			for _, r := range all {
+				kinds = append(kinds, r.Method+" "+r.Path+" "+r.meta.RequestKind+" on "+r.account)
+				if r.account != all[0].account {
+					t.Errorf("%s %s (%s) went to %s, the session is on %s", r.Method, r.Path, r.meta.RequestKind, r.account, all[0].account)
+				}
+				if r.Header.Get("Session-Id") == "" || r.Header.Get("Session-Id") != all[0].Header.Get("Session-Id") {
+					t.Errorf("%s %s (%s): session-id %q, the first request's %q", r.Method, r.Path, r.meta.RequestKind, r.Header.Get("Session-Id"), all[0].Header.Get("Session-Id"))
+				}
+			}
+			t.Logf("upstream requests in order: %q", kinds)
+			compacted := slices.IndexFunc(all, func(r seen) bool { return r.meta.RequestKind == "compaction" })
+			if compacted < 0 || !slices.ContainsFunc(all[compacted+1:], func(r seen) bool { return r.meta.RequestKind == "turn" }) {
+				t.Fatalf("want a compaction followed by a turn, the upstreams saw %q", kinds)
+			}
+			if c := all[compacted]; c.Path != "/responses" || c.meta.Compaction.Implementation != tc.implementation ||
+				bytes.Contains(c.Body, []byte(`"compaction_trigger"`)) != tc.builtin {
+				t.Errorf("compaction %s by %q (trigger item: %v), want /responses by %q", c.Path, c.meta.Compaction.Implementation, !tc.builtin, tc.implementation)
+			}
+
+			// What Codex asked relay: HTTP, or WebSocket upgrades that
+			// relay refused before Codex fell back to HTTP.
+			var upgrades int
+			for _, r := range e.log.requests() {
+				switch {
+				case r.header.Get("Upgrade") != "":
+					upgrades++
+					if !tc.builtin || r.method != http.MethodGet || r.status != http.StatusMethodNotAllowed {
+						t.Errorf("codex asked relay for an upgrade: %s %s Upgrade %q -> %d", r.method, r.path, r.header.Get("Upgrade"), r.status)
+					}
+				case r.status != http.StatusOK:
+					t.Errorf("relay answered %s %s with %d", r.method, r.path, r.status)
+				}
+			}
+			if tc.builtin && upgrades == 0 {
+				t.Errorf("Codex's OpenAI provider asked for no WebSocket: the README's account of it is out of date")
+			}
+			us := e.WaitUsage(t, len(all))
+			if len(us) != len(all) {
+				t.Fatalf("%d usage events for %d upstream requests", len(us), len(all))
+			}
+			want := events.Tokens{InputTokens: 90000, OutputTokens: 50, CacheReadTokens: 1000}
+			for _, u := range us {
+				if u.Outcome != events.OutcomeOK || u.AccountID != all[0].account || u.Client != "codex_cli" || u.Tokens != want {
+					t.Errorf("usage %+v", u)
+				}
+				if u.ID != us[0].ID && u.ChosenBy != "sticky" {
+					t.Errorf("usage %s chosen by %q, want sticky", u.ID, u.ChosenBy)
+				}
+			}
+			t.Logf("%d WebSocket upgrades refused; runs took %v and %v", upgrades, first.took.Round(time.Millisecond), second.took.Round(time.Millisecond))
+			e.report(t, "codex "+versionOf(t, bin, env), second, us)
+		})
+	}
+}
+
+// codexHome writes a Codex home whose config.toml makes relay its model
+// provider, plus extra config lines, and returns a working directory and
+// the environment of a codex run. With builtin, the provider is Codex's
+// own OpenAI provider pointed at relay (openai_base_url, the key in
+// CODEX_API_KEY) instead of a custom one.
+func codexHome(t *testing.T, bin string, e *e2eRelay, extra string, builtin bool) (work string, env []string) {
+	t.Helper()
+	home := t.TempDir()
+	work = t.TempDir()
+	codexHome := filepath.Join(home, ".codex")
+	if err := os.MkdirAll(codexHome, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	// A custom provider on relay, as DESIGN.md tells Codex users. Off:
+	// update checks, analytics, feedback; the plugins feature, which in
+	// 0.169.0 runs `git ls-remote https://github.com/openai/plugins.git`
+	// and looks up api.github.com and chatgpt.com; and the shell snapshot,
+	// a login shell started at every session. With these off, strace shows
+	// codex connecting to relay only. --strict-config rejects a key this
+	// version does not know.
+	top := `model = "gpt-5"
+check_for_update_on_startup = false
+` + extra
+	provider, keyVar := fmt.Sprintf(`
+[model_providers.relay]
+name = "relay"
+base_url = %q
+env_key = "RELAY_API_KEY"
+wire_api = "responses"
+`, e.front.URL+"/openai"), "RELAY_API_KEY="
+	if builtin {
+		top = fmt.Sprintf("openai_base_url = %q\n", e.front.URL+"/openai") + top
+		provider, keyVar = "", "CODEX_API_KEY="
+	} else {
+		top = `model_provider = "relay"` + "\n" + top
+	}
+	config := top + provider + `
+[analytics]
+enabled = false
+
+[feedback]
+enabled = false
+
+[features]
+plugins = false
+shell_snapshot = false
+`
+	if err := os.WriteFile(filepath.Join(codexHome, "config.toml"), []byte(config), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return work, []string{
+		"PATH=" + cliPATH(bin),
+		"HOME=" + home,
+		"CODEX_HOME=" + codexHome,
+		"TMPDIR=" + t.TempDir(),
+		"TERM=dumb",
+		"LANG=C.UTF-8",
+		"NO_PROXY=127.0.0.1,localhost",
+		keyVar + e.key,
+	}
 }
 
 // versionOf is the CLI's --version answer, for the log.

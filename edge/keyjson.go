@@ -79,7 +79,9 @@ func newKeyJSON(v projections.KeyView, lastUsed time.Time) keyJSON {
 		IsActive: v.IsActive, IsDeleted: v.IsDeleted, DeletedAt: v.DeletedAt,
 		ExpirationMode: v.ExpirationMode, ExpiresAt: v.ExpiresAt,
 		ActivationDays: v.ActivationDays, ActivationUnit: v.ActivationUnit,
-		IsActivated: v.IsActivated, ActivatedAt: v.ActivatedAt,
+		// A fixed-expiry key counts as activated from its creation, as
+		// Claude Relay Service reports it.
+		IsActivated: v.IsActivated || v.ExpirationMode != "activation", ActivatedAt: v.ActivatedAt,
 		ClaudeConsoleAccountID:  optionalID(v.ClaudeConsoleAccountID),
 		CodexAccountID:          optionalID(v.CodexAccountID),
 		EnableModelRestriction:  v.EnableModelRestriction,

@@ -134,7 +134,7 @@ func oaSchemas() oaObj {
 		"id":          oaString("sortable id"),
 		"isDeleted":   oaBool(""),
 		"deletedAt":   oaNullable(oaTime("")),
-		"isActivated": oaBool("activation mode: first used"),
+		"isActivated": oaBool("in force: always for fixed expiry; for activation mode, once first used"),
 		"activatedAt": oaNullable(oaTime("")),
 		"createdAt":   oaTime(""),
 		"updatedAt":   oaTime(""),
@@ -225,8 +225,20 @@ func oaSchemas() oaObj {
 			"model": oaString(""), "input": oaObj{"description": "string or input items"}, "stream": oaBool(""), "prompt_cache_key": oaString(""),
 		}, "description": "OpenAI Responses API request, passed through"},
 		"Response": oaObj{"type": "object", "additionalProperties": true, "description": "OpenAI response, or an SSE stream when stream is true"},
-		"Health":   oaObject(oaObj{"status": oaString("ok")}),
-		"Ready":    oaObject(oaObj{"status": oaEnum("", "ready", "not ready"), "checks": oaObj{"type": "object", "additionalProperties": oaObj{"type": "string"}}}),
+		"CompactRequest": oaObj{"type": "object", "additionalProperties": true, "required": []string{"model"}, "properties": oaObj{
+			"model": oaString(""), "input": oaObj{"description": "string or input items: the history to compact"}, "instructions": oaString(""), "prompt_cache_key": oaString(""),
+		}, "description": "OpenAI compaction request, passed through byte for byte (relay adds no field)"},
+		"CompactedResponse": oaObj{"type": "object", "additionalProperties": true, "properties": oaObj{
+			"id": oaString(""), "object": oaString("response.compaction"), "created_at": oaInt("Unix seconds"),
+			"output": oaArray(oaObj{"type": "object", "additionalProperties": true}, "the items that replace the conversation"),
+			"usage":  oaObj{"type": "object", "additionalProperties": true, "description": "the compaction's own usage, priced like any request"},
+		}, "description": "OpenAI compacted response, passed through"},
+		"OpenAIModelList": oaObject(oaObj{
+			"object": oaString("list"),
+			"data":   oaArray(oaObject(oaObj{"id": oaString(""), "object": oaString("model"), "created": oaInt("Unix seconds (0: unknown)"), "owned_by": oaString("")}), ""),
+		}),
+		"Health": oaObject(oaObj{"status": oaString("ok")}),
+		"Ready":  oaObject(oaObj{"status": oaEnum("", "ready", "not ready"), "checks": oaObj{"type": "object", "additionalProperties": oaObj{"type": "string"}}}),
 	}
 }
 
@@ -359,6 +371,16 @@ func openAPISpec() oaObj {
 	}
 	add("post", "/openai/responses", codex("Relay an OpenAI Responses request (Codex base_url=http://HOST:PORT/openai)"))
 	add("post", "/openai/v1/responses", codex("Alias of /openai/responses"))
+	compact := codex("Relay a compaction (OpenAI's POST /responses/compact) to the session's account; a JSON answer whose usage is recorded")
+	compact.body, compact.okBody = oaRef("CompactRequest"), oaRef("CompactedResponse")
+	add("post", "/openai/responses/compact", compact)
+	compact.summary = "Alias of /openai/responses/compact"
+	add("post", "/openai/v1/responses/compact", compact)
+	openaiModels := oaOp{summary: "Models the key may use on the Codex accounts it reaches, in OpenAI's list shape", tags: []string{"relay (Codex)"},
+		okBody: oaRef("OpenAIModelList"), auth: "relay", dialect: "OpenAIError", errors: []string{"401", "403"}}
+	add("get", "/openai/models", openaiModels)
+	openaiModels.summary = "Alias of /openai/models"
+	add("get", "/openai/v1/models", openaiModels)
 
 	// Admin authentication.
 	add("post", "/api/v2/auth/admin/login", oaOp{summary: "Log in; the token authenticates every other admin route", tags: []string{"auth"},

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"relay/projections"
+	"relay/projections/pricing"
 )
 
 // Cost limits are checked against spend projected from usage events, so they
@@ -38,14 +39,19 @@ func (s *Server) checkCostLimits(ctx context.Context, k projections.KeyView, mod
 		return refuse(KindOverloaded, "spend_stale", "usage accounting is catching up; try again shortly")
 	}
 	local := now.In(s.cfg.Location)
+	// Limits are configured in micro-dollars, spend is counted in
+	// nano-dollars: both exact, compared as integers.
+	reached := func(limitMicros, spentNanos int64) bool {
+		return limitMicros > 0 && spentNanos >= pricing.MicrosToNanos(limitMicros)
+	}
 	switch {
-	case k.TotalCostLimitMicros > 0 && spend.TotalMicros >= k.TotalCostLimitMicros:
+	case reached(k.TotalCostLimitMicros, spend.TotalNanos):
 		return refuse(KindForbidden, "total_cost_limit", "total cost limit of this API key reached")
-	case k.DailyCostLimitMicros > 0 && spend.DailyMicros >= k.DailyCostLimitMicros:
+	case reached(k.DailyCostLimitMicros, spend.DailyNanos):
 		return retryAt(refuse(KindRateLimited, "daily_cost_limit", "daily cost limit of this API key reached"), now, nextDay(local))
-	case weekly && spend.WeeklyOpusMicros >= k.WeeklyOpusCostLimitMicros:
+	case weekly && reached(k.WeeklyOpusCostLimitMicros, spend.WeeklyOpusNanos):
 		return retryAt(refuse(KindRateLimited, "weekly_opus_cost_limit", "weekly Opus cost limit of this API key reached"), now, nextMonday(local))
-	case k.RateLimitCostMicros > 0 && window > 0 && spend.WindowMicros >= k.RateLimitCostMicros:
+	case window > 0 && reached(k.RateLimitCostMicros, spend.WindowNanos):
 		// The window slides: cost leaves it minute by minute, so look again
 		// within a minute.
 		return retryAt(refuse(KindRateLimited, "window_cost_limit", "cost limit of this API key's rate-limit window reached"), now, now.Add(time.Minute))

@@ -2,11 +2,13 @@ package edge_test
 
 import (
 	"context"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"relay/edge"
 	"relay/edge/edgetest"
@@ -56,10 +58,15 @@ func TestCostLimitsRefuseOnceSpent(t *testing.T) {
 				if !strings.Contains(string(got), "cost limit") {
 					t.Fatalf("message does not name the limit: %s", got)
 				}
+				// The two requests that reached the upstream are one usage
+				// event each; the refusal is counted under its reason.
 				us := e.UsageEvents(t)
-				last := us[len(us)-1]
-				if last.Outcome != "refused" || last.Reason != tc.reason || last.Status != tc.status || e.up.Total() != 2 {
-					t.Fatalf("refusal recorded as %+v (upstream calls %d)", last, e.up.Total())
+				if len(us) != 2 || e.up.Total() != 2 {
+					t.Fatalf("%d usage events, %d upstream calls; want 2 and 2", len(us), e.up.Total())
+				}
+				cs := e.RefusalCounts(t)
+				if len(cs) != 1 || cs[0].Reason != tc.reason || cs[0].Count != 1 || cs[0].KeyID != "key1" || cs[0].Outcome != events.OutcomeRefused {
+					t.Fatalf("refusal counted as %+v", cs)
 				}
 			})
 		})
@@ -163,6 +170,129 @@ func TestAccountDailyQuotaMovesTrafficElsewhere(t *testing.T) {
 		}
 		if !found {
 			t.Fatalf("exclusion not recorded: %+v", last.Excluded)
+		}
+	})
+}
+
+// A flood of refused requests is counted, not stored one by one (issue 13,
+// DESIGN.md section 5): a key limited to 5 requests an hour, sent 2,005,
+// grows USAGE by one usage event per admitted request plus one count per
+// reason and minute (two if the flood straddles a minute), a few kilobytes
+// instead of one ~880-byte event per refusal, and the key's stats still
+// report every refusal once the counts are published.
+func TestRefusalFloodKeepsUsageStorageBounded(t *testing.T) {
+	redistest.ForEach(t, func(t *testing.T, b redistest.Backend) {
+		e := newRelayEnv(t, b, 1)
+		e.UpdateKey(t, "key1", `{"rateLimitWindow":60,"rateLimitRequests":5}`)
+		ctx := context.Background()
+		stream, err := e.JS.Stream(ctx, events.StreamUsage)
+		if err != nil {
+			t.Fatal(err)
+		}
+		before, err := stream.Info(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		const admitted, refused = 5, 2000
+		var mu sync.Mutex
+		codes := map[int]int{}
+		var wg sync.WaitGroup
+		next := make(chan struct{})
+		for range 16 {
+			wg.Go(func() {
+				for range next {
+					resp, _ := post(t, e.Env, "/api/v1/messages", e.key, claudeBody)
+					mu.Lock()
+					codes[resp.StatusCode]++
+					mu.Unlock()
+				}
+			})
+		}
+		for range admitted + refused {
+			next <- struct{}{}
+		}
+		close(next)
+		wg.Wait()
+		if codes[200] != admitted || codes[429] != refused {
+			t.Fatalf("status counts %v, want %d admitted and %d refused", codes, admitted, refused)
+		}
+		counts := e.RefusalCounts(t) // publishes the edge's tallies
+		after, err := stream.Info(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		grew, bytes := after.State.Msgs-before.State.Msgs, after.State.Bytes-before.State.Bytes
+		t.Logf("%d refused requests grew USAGE by %d messages, %d bytes (%d counts)", refused, grew, bytes, len(counts))
+		if us := e.UsageEvents(t); len(us) != admitted {
+			t.Fatalf("%d usage events, want one per admitted request (%d)", len(us), admitted)
+		}
+		if len(counts) < 1 || len(counts) > 2 || grew != uint64(admitted+len(counts)) || bytes > 16<<10 {
+			t.Fatalf("USAGE grew by %d messages, %d bytes, %d counts: want %d usage events and one count per minute", grew, bytes, len(counts), admitted)
+		}
+		var n int64
+		for _, c := range counts {
+			if c.KeyID != "key1" || c.Reason != "requests" || c.Platform != "claude" {
+				t.Fatalf("count %+v", c)
+			}
+			n += c.Count
+		}
+		if n != refused {
+			t.Fatalf("counted %d refusals, want %d", n, refused)
+		}
+		// Publishing again adds nothing: every tally went out once.
+		if again := e.RefusalCounts(t); len(again) != len(counts) {
+			t.Fatalf("a second flush published %d counts, want none more than %d", len(again), len(counts))
+		}
+		e.WaitUsageProjected(t)
+		a := statsGet(t, e.Env, e.AdminToken(t), "/api/v2/keys/key1/stats")
+		if a.Data.Total.Refused != refused || a.Data.Total.Requests != admitted {
+			t.Fatalf("key stats: refused %d, requests %d; want %d and %d", a.Data.Total.Refused, a.Data.Total.Requests, refused, admitted)
+		}
+	})
+}
+
+// Refusals counted and not yet published go out when the edge shuts down,
+// the current minute's included.
+func TestRefusalCountsArePublishedAtShutdown(t *testing.T) {
+	redistest.ForEach(t, func(t *testing.T, b redistest.Backend) {
+		// No periodic flush during the test, even across a minute.
+		e := newRelayEnvWith(t, b, 1, edgetest.Options{Edge: func(c *edge.Config) { c.RefusalFlushEvery = time.Hour }})
+		e.UpdateKey(t, "key1", `{"enableModelRestriction":true,"restrictedModels":["claude-sonnet-4-5-20250929"]}`)
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		served := make(chan error, 1)
+		go func() { served <- e.Edge.Serve(ctx, ln) }()
+		for range 7 {
+			req, _ := http.NewRequest(http.MethodPost, "http://"+ln.Addr().String()+"/api/v1/messages", strings.NewReader(claudeBody))
+			req.Header.Set("x-api-key", e.key)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusForbidden {
+				t.Fatalf("restricted model: %d", resp.StatusCode)
+			}
+		}
+		if cs := e.StoredRefusalCounts(t); len(cs) != 0 {
+			t.Fatalf("counts published before the minute closed: %+v", cs)
+		}
+		cancel()
+		if err := <-served; err != nil {
+			t.Fatal(err)
+		}
+		var n int64
+		for _, c := range e.StoredRefusalCounts(t) {
+			if c.Reason != "model" || c.KeyID != "key1" {
+				t.Fatalf("count %+v", c)
+			}
+			n += c.Count
+		}
+		if n != 7 {
+			t.Fatalf("after shutdown %d refusals counted in USAGE, want 7", n)
 		}
 	})
 }

@@ -7,6 +7,7 @@ import (
 
 	"relay/events"
 	"relay/projections"
+	"relay/projections/pricing"
 )
 
 // reasonQuota excludes an account that spent its daily quota.
@@ -19,8 +20,8 @@ type quotaCache struct {
 }
 
 type spendReading struct {
-	micros int64
-	at     time.Time
+	nanos int64
+	at    time.Time
 }
 
 // overQuota reports whether account a has spent its daily quota in the
@@ -33,12 +34,12 @@ func (s *Server) overQuota(ctx context.Context, a projections.AccountView, now t
 	r, ok := s.quotas.spent[a.ID]
 	s.quotas.mu.Unlock()
 	if !ok || now.Sub(r.at) >= s.cfg.QuotaCacheFor {
-		micros, err := s.store.AccountSpendSince(ctx, a.ID, quotaDayStart(a.QuotaResetTime, now.In(s.cfg.Location)), now)
+		nanos, err := s.store.AccountSpendSince(ctx, a.ID, quotaDayStart(a.QuotaResetTime, now.In(s.cfg.Location)), now)
 		if err != nil {
 			s.log.Warn().Err(err).Str("accountId", a.ID).Msg("account spend unreadable; quota not enforced for this request")
 			return false
 		}
-		r = spendReading{micros: micros, at: now}
+		r = spendReading{nanos: nanos, at: now}
 		s.quotas.mu.Lock()
 		if s.quotas.spent == nil {
 			s.quotas.spent = map[string]spendReading{}
@@ -46,7 +47,7 @@ func (s *Server) overQuota(ctx context.Context, a projections.AccountView, now t
 		s.quotas.spent[a.ID] = r
 		s.quotas.mu.Unlock()
 	}
-	return r.micros >= a.DailyQuotaMicros
+	return r.nanos >= pricing.MicrosToNanos(a.DailyQuotaMicros)
 }
 
 // quotaDayStart is the start of the quota day containing local: the last

@@ -101,11 +101,21 @@ func (x *exchange) writeBuffered(resp *http.Response, body []byte) error {
 	return nil
 }
 
-// copyHeader copies an upstream response's end-to-end headers.
+// HeaderUpstreamRequestID carries the upstream's own X-Request-Id (OpenAI's)
+// to the client, for a ticket with the provider.
+const HeaderUpstreamRequestID = "X-Upstream-Request-Id"
+
+// copyHeader copies an upstream response's end-to-end headers. The
+// upstream's X-Request-Id travels as X-Upstream-Request-Id: the client's
+// X-Request-Id stays relay's own, the id of the request's usage event.
 func copyHeader(dst, src http.Header) {
 	hop := src.Clone()
 	removeHopHeaders(hop)
 	hop.Del("Content-Length")
+	if id := hop.Values(HeaderRequestID); len(id) > 0 {
+		hop.Del(HeaderRequestID)
+		hop[HeaderUpstreamRequestID] = id
+	}
 	for k, vv := range hop {
 		dst[k] = vv
 	}

@@ -38,6 +38,14 @@ var (
 		platform: platformCodex, accountPlatform: events.PlatformCodex,
 		upstreamPath: "/responses", dialect: usage.OpenAI, parse: clientreq.ParseOpenAI,
 	}
+	// codexCompact is the Responses API's compaction (POST
+	// /responses/compact): a JSON answer whose usage is priced like any
+	// other. It is scheduled like codexResponses, on the session's sticky
+	// account, which holds the conversation's cache.
+	codexCompact = relayRoute{
+		platform: platformCodex, accountPlatform: events.PlatformCodex,
+		upstreamPath: "/responses/compact", dialect: usage.OpenAI, parse: clientreq.ParseOpenAI,
+	}
 )
 
 // dedicatedAccount returns the account a key is bound to on this route.

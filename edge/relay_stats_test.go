@@ -51,6 +51,7 @@ func TestStatisticsEqualTheClientRecordAndTheEvents(t *testing.T) {
 		type record struct {
 			id       string
 			complete bool
+			refused  bool
 			tokens   events.Tokens
 		}
 		var recMu sync.Mutex
@@ -87,7 +88,7 @@ func TestStatisticsEqualTheClientRecordAndTheEvents(t *testing.T) {
 					got, _ = io.ReadAll(resp.Body)
 				}
 				resp.Body.Close()
-				r := record{id: resp.Header.Get("X-Request-Id")}
+				r := record{id: resp.Header.Get("X-Request-Id"), refused: resp.StatusCode == http.StatusForbidden}
 				// The client's own record of a complete answer: the usage
 				// the answer itself reported.
 				isJSON := strings.HasPrefix(string(got), "{")
@@ -101,9 +102,17 @@ func TestStatisticsEqualTheClientRecordAndTheEvents(t *testing.T) {
 			})
 		}
 		wg.Wait()
-		us := e.WaitUsage(t, n)
-		if len(us) != n {
-			t.Fatalf("%d usage events for %d requests", len(us), n)
+		// One usage event per request that reached the upstream; the
+		// refused ones are counted apart.
+		refusedByClient := 0
+		for _, r := range client {
+			if r.refused {
+				refusedByClient++
+			}
+		}
+		us := e.WaitUsage(t, n-refusedByClient)
+		if len(us) != n-refusedByClient {
+			t.Fatalf("%d usage events for %d requests, %d of them refused", len(us), n, refusedByClient)
 		}
 		byID := map[string]events.Usage{}
 		for _, u := range us {
@@ -112,13 +121,19 @@ func TestStatisticsEqualTheClientRecordAndTheEvents(t *testing.T) {
 			}
 			byID[u.ID] = u
 		}
-		fromEvents := edgetest.FoldUsage(us)
+		fromEvents := edgetest.FoldRefusals(edgetest.FoldUsage(us), e.RefusalCounts(t))
 		// The client's record: the usage of each answer it received whole,
 		// the event's word for the rest (it never saw them whole).
 		var clientUsage []events.Usage
 		complete := 0
 		for _, r := range client {
 			u, ok := byID[r.id]
+			if r.refused {
+				if ok {
+					t.Fatalf("refused request %s has a usage event %+v", r.id, u)
+				}
+				continue
+			}
 			if !ok {
 				t.Fatalf("request %s has no usage event", r.id)
 			}
@@ -127,12 +142,13 @@ func TestStatisticsEqualTheClientRecordAndTheEvents(t *testing.T) {
 				if u.Tokens != r.tokens || u.Outcome != "ok" {
 					t.Fatalf("client saw %+v, event says %+v", r.tokens, u)
 				}
-				clientUsage = append(clientUsage, events.Usage{Outcome: "ok", Tokens: r.tokens, CostMicros: u.CostMicros})
+				clientUsage = append(clientUsage, events.Usage{Outcome: "ok", Tokens: r.tokens, CostNanos: u.CostNanos})
 			} else {
 				clientUsage = append(clientUsage, u)
 			}
 		}
 		fromClient := edgetest.FoldUsage(clientUsage)
+		fromClient.Refused = int64(refusedByClient)
 		e.WaitUsageProjected(t)
 		r := e.Do(t, http.MethodGet, "/api/v2/keys/key1/stats", e.AdminToken(t), nil)
 		var out struct {

@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -98,8 +99,8 @@ func TestClaudeStreamRelayedAndRecorded(t *testing.T) {
 			t.Fatalf("tokens %+v, want %+v", u.Tokens, want)
 		}
 		// sonnet 4.5: 120*3 + 33*15 + 10*3.75 + 20*6 + 7*0.3 per MTok
-		if !u.Priced || u.CostMicros != 1015 {
-			t.Fatalf("cost %d priced %v", u.CostMicros, u.Priced)
+		if !u.Priced || u.CostNanos != 1_014_600 {
+			t.Fatalf("cost %d priced %v", u.CostNanos, u.Priced)
 		}
 		if u.ChosenBy != "scheduled" || u.Attempts != 1 {
 			t.Fatalf("chosen %q attempts %d", u.ChosenBy, u.Attempts)
@@ -134,9 +135,18 @@ func TestNonStreamAndCodex(t *testing.T) {
 		if len(us) != 2 || us[0].Stream || us[0].Tokens.InputTokens != 50 || us[1].Platform != "codex" || us[1].Tokens != (events.Tokens{InputTokens: 50, OutputTokens: 9, CacheReadTokens: 20, ReasoningTokens: 4}) {
 			t.Fatalf("usage %+v", us)
 		}
-		// gpt-5: (50-20)*1.25 + 20*0.125 + 9*10 per MTok = 37.5+2.5+90 = 130 µ$
-		if us[1].CostMicros != 130 {
-			t.Fatalf("codex cost %d", us[1].CostMicros)
+		// gpt-5: (50-20)*1.25 + 20*0.125 + 9*10 per MTok = 37.5+2.5+90 = 130 µ$ = 130,000 n$
+		if us[1].CostNanos != 130_000 {
+			t.Fatalf("codex cost %d", us[1].CostNanos)
+		}
+		// OpenAI answers with an X-Request-Id of its own: the client's
+		// X-Request-Id stays relay's (the usage event's id), and the
+		// upstream's travels apart.
+		if got := r2.Header.Get("X-Request-Id"); got != us[1].ID {
+			t.Fatalf("codex X-Request-Id %q, want relay's %q", got, us[1].ID)
+		}
+		if got := r2.Header.Get("X-Upstream-Request-Id"); !strings.HasPrefix(got, "req_upstreamtest") {
+			t.Fatalf("X-Upstream-Request-Id %q, want the upstream's id", got)
 		}
 	})
 }
@@ -178,7 +188,7 @@ func TestKeyRefusalsSpeakTheRouteDialect(t *testing.T) {
 	})
 }
 
-func TestPermissionRefusalsAreRecorded(t *testing.T) {
+func TestPermissionRefusalsAreCounted(t *testing.T) {
 	redistest.ForEach(t, func(t *testing.T, b redistest.Backend) {
 		e := newRelayEnv(t, b, 1)
 		codexOnly := e.CreateKey(t, events.Key{ID: "cx", IsActive: true, Permissions: "codex"})
@@ -194,14 +204,16 @@ func TestPermissionRefusalsAreRecorded(t *testing.T) {
 		if resp.StatusCode != 400 || !strings.Contains(string(body), "invalid_request_error") {
 			t.Fatalf("malformed: %d %s", resp.StatusCode, body)
 		}
-		us := e.UsageEvents(t)
-		if len(us) != 4 || e.up.Total() != 0 {
-			t.Fatalf("%d usage events, %d upstream calls", len(us), e.up.Total())
+		if us := e.UsageEvents(t); len(us) != 0 || e.up.Total() != 0 {
+			t.Fatalf("%d usage events, %d upstream calls; refusals are counted, not recorded", len(us), e.up.Total())
 		}
-		for _, u := range us {
-			if u.Outcome != "refused" || u.Tokens != (events.Tokens{}) || u.CostMicros != 0 {
-				t.Fatalf("refusal recorded as %+v", u)
-			}
+		got := map[string]int64{}
+		for _, c := range e.RefusalCounts(t) {
+			got[c.KeyID+"/"+c.Reason] += c.Count
+		}
+		want := map[string]int64{"cx/permission": 1, "ns/model": 1, "cc/client": 1, "key1/invalid_request": 1}
+		if !maps.Equal(got, want) {
+			t.Fatalf("refusals counted %v, want %v", got, want)
 		}
 	})
 }

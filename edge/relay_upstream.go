@@ -53,6 +53,8 @@ func upstreamURL(apiURL, path, rawQuery string) string {
 		// An apiUrl ending in /v1/messages serves count_tokens under it too.
 		if base, ok := strings.CutSuffix(u, "/v1/messages"); ok {
 			u = base
+		} else if base, ok := strings.CutSuffix(u, "/responses"); ok { // and /responses/compact under /responses
+			u = base
 		}
 		u += path
 	}

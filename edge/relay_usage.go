@@ -10,12 +10,17 @@ import (
 
 // publishUsage completes the usage event and stores it: acknowledged by
 // JetStream, or spooled to disk when NATS cannot take it, to be published
-// later with the same id. It runs once per request.
+// later with the same id. It runs once per request. A request refused
+// before any upstream was tried is counted instead (countRefusal).
 func (x *exchange) publishUsage() {
 	if x.published {
 		return
 	}
 	x.published = true
+	if x.u.Outcome == events.OutcomeRefused {
+		x.countRefusal()
+		return
+	}
 	s := x.s
 	now := time.Now()
 	u := &x.u
@@ -27,8 +32,8 @@ func (x *exchange) publishUsage() {
 	if u.Status == 0 {
 		u.Status = 200
 	}
-	u.CostMicros, u.Priced = s.prices.Current().RequestCost(u.Outcome, u.Model, u.UpstreamModel, u.Tokens)
-	u.Cost = pricing.MicrosToUSD(u.CostMicros)
+	u.CostNanos, u.Priced = s.prices.Current().RequestCost(u.Outcome, u.Model, u.UpstreamModel, u.Tokens)
+	u.Cost = pricing.NanosToUSD(u.CostNanos)
 	if !u.Priced {
 		s.unpricedOnce(pricing.ChargedModel(u.Model, u.UpstreamModel))
 	}
@@ -49,7 +54,7 @@ func (x *exchange) publishUsage() {
 		s.log.Warn().Err(err).Str("requestId", x.id).Msg("usage event spooled: NATS did not acknowledge it")
 	} else {
 		s.metrics.eventsPublished.WithLabelValues(env.Type).Inc()
-		if u.CostMicros > 0 {
+		if u.CostNanos > 0 {
 			s.spendLag.add(seq, now)
 		}
 	}

@@ -34,8 +34,9 @@ const (
 // tests unless a test says otherwise: 1015 µ$ on sonnet 4.5.
 var relUsage = upstreamtest.Usage{InputTokens: 120, OutputTokens: 33, CacheCreation5m: 10, CacheCreation1h: 20, CacheRead: 7}
 
-// relCost is the cost of relUsage on relModel, in micro-dollars.
-const relCost = 1015
+// relCost is the cost of relUsage on relModel, in nano-dollars:
+// 120×3 + 33×15 + 10×3.75 + 20×6 + 7×0.3 µ$.
+const relCost = 1_014_600
 
 // relLog is a log sink shared by the edge's goroutines.
 type relLog struct {

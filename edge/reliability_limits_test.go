@@ -13,6 +13,7 @@ import (
 	"relay/edge/upstreamtest"
 	"relay/events"
 	"relay/events/natstest"
+	"relay/projections/pricing"
 	"relay/store/redistest"
 )
 
@@ -91,6 +92,7 @@ func TestReliabilityCostLimitOverspendIsBounded(t *testing.T) {
 		e := relStart(t, b, 1, edgetest.Options{})
 		e.up.SetDefault(upstreamtest.Reply{Usage: relUsage, EventDelay: 50 * time.Millisecond})
 		e.UpdateKey(t, "key1", `{"dailyCostLimitMicros":`+strconv.Itoa(limit)+`}`)
+		limitNanos := pricing.MicrosToNanos(limit)
 		// visible is when the projected spend first showed the limit
 		// reached: no request starting after it may be admitted.
 		var visible atomic.Pointer[time.Time]
@@ -100,7 +102,7 @@ func TestReliabilityCostLimitOverspendIsBounded(t *testing.T) {
 			defer close(polled)
 			for pctx.Err() == nil {
 				sp, err := e.Store.KeySpend(pctx, "key1", time.Now(), time.UTC, 0)
-				if err == nil && sp.DailyMicros >= limit {
+				if err == nil && sp.DailyNanos >= limitNanos {
 					now := time.Now()
 					visible.Store(&now)
 					return
@@ -146,7 +148,7 @@ func TestReliabilityCostLimitOverspendIsBounded(t *testing.T) {
 		late := 0
 		for _, u := range e.UsageEvents(t) {
 			if u.Outcome == events.OutcomeOK {
-				spent += u.CostMicros
+				spent += u.CostNanos
 				if u.Time.After(vis.Add(20 * time.Millisecond)) {
 					late++
 				}
@@ -155,25 +157,33 @@ func TestReliabilityCostLimitOverspendIsBounded(t *testing.T) {
 		if late > 0 {
 			t.Errorf("property 8: %d requests started after the projected spend showed the limit reached and were still admitted", late)
 		}
-		over := spent - limit
-		t.Logf("burst of %d clients: %d requests admitted, %d refused, spent %d µ$ against a limit of %d µ$ (overspend %d µ$ = %.1f requests)",
-			clients, admitted.Load(), refused.Load(), spent, limit, over, float64(over)/relCost)
+		over := spent - limitNanos
+		t.Logf("burst of %d clients: %d requests admitted, %d refused, spent %d n$ against a limit of %d n$ (overspend %d n$ = %.1f requests)",
+			clients, admitted.Load(), refused.Load(), spent, limitNanos, over, float64(over)/relCost)
 		if len(other) > 0 {
 			t.Errorf("property 8: answers other than 200 and 429 during the burst: %v", other)
 		}
-		if spent < limit {
-			t.Fatalf("property 8: every client refused after only %d µ$ of a %d µ$ limit", spent, limit)
+		if spent < limitNanos {
+			t.Fatalf("property 8: every client refused after only %d n$ of a %d n$ limit", spent, limitNanos)
 		}
 		if over >= 2*clients*relCost {
-			t.Errorf("property 8 (cost-limit overspend within the documented bound): overspent %d µ$, bound %d µ$", over, 2*clients*relCost)
+			t.Errorf("property 8 (cost-limit overspend within the documented bound): overspent %d n$, bound %d n$", over, 2*clients*relCost)
 		}
 		r := relDo(context.Background(), e.HTTP.Client(), e.HTTP.URL, e.key, relBody)
 		if r.status != http.StatusTooManyRequests {
 			t.Fatalf("after the burst: %d %s", r.status, r.body)
 		}
-		us := e.UsageEvents(t)
-		if last := us[len(us)-1]; last.Outcome != events.OutcomeRefused || last.Reason != "daily_cost_limit" {
-			t.Fatalf("refusal recorded as %+v", last)
+		// Every refusal of the burst and the one after it is counted
+		// under the daily cost limit.
+		var counted int64
+		for _, c := range e.RefusalCounts(t) {
+			if c.Reason != "daily_cost_limit" {
+				t.Fatalf("refusal counted as %+v", c)
+			}
+			counted += c.Count
+		}
+		if counted != refused.Load()+1 {
+			t.Fatalf("%d refusals counted, %d answered", counted, refused.Load()+1)
 		}
 	})
 }

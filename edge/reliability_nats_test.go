@@ -145,7 +145,7 @@ func TestReliabilityNATSOutageSpoolsThenPublishes(t *testing.T) {
 		}
 		client := projections.UsageCounters{Requests: int64(complete), InputTokens: int64(complete * relUsage.InputTokens),
 			OutputTokens: int64(complete * relUsage.OutputTokens), CacheCreateTokens: int64(complete * (relUsage.CacheCreation5m + relUsage.CacheCreation1h)),
-			CacheCreate1hTokens: int64(complete * relUsage.CacheCreation1h), CacheReadTokens: int64(complete * relUsage.CacheRead), CostMicros: int64(complete * relCost)}
+			CacheCreate1hTokens: int64(complete * relUsage.CacheCreation1h), CacheReadTokens: int64(complete * relUsage.CacheRead), CostNanos: int64(complete * relCost)}
 		var completeEvents []events.Usage
 		for _, u := range us {
 			if u.Outcome == events.OutcomeOK {

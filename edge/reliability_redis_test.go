@@ -105,6 +105,11 @@ func TestReliabilityRedisLostRebuildGivesTheSameDigest(t *testing.T) {
 			})
 		}
 		wg.Wait()
+		// The refusals (k3 on the Claude route) are counted: publish the
+		// counts so the rebuild folds them too.
+		if len(env.RefusalCounts(t)) == 0 {
+			t.Fatal("the traffic counted no refusal")
+		}
 		relWaitProjected(t, env)
 		stop()
 		ctx := context.Background()

@@ -10,9 +10,9 @@ func (s *Server) routes() *echo.Echo {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.handleError
-	// Client addresses (login throttling, logs) come from the connection:
-	// X-Forwarded-For and X-Real-IP are anyone's to forge.
-	e.IPExtractor = echo.ExtractIPDirect()
+	// Client addresses (login throttling, logs) come from the connection,
+	// or from X-Forwarded-For only when the connection is a trusted proxy.
+	e.IPExtractor = ipExtractor(s.cfg.TrustedProxies)
 	e.Use(s.observe)
 	e.Use(middleware.BodyLimit(bodyLimitText(s.cfg.BodyLimit)))
 
@@ -28,6 +28,10 @@ func (s *Server) routes() *echo.Echo {
 	e.GET("/api/v1/models", s.models)
 	e.POST("/openai/responses", s.relay(codexResponses))
 	e.POST("/openai/v1/responses", s.relay(codexResponses))
+	e.POST("/openai/responses/compact", s.relay(codexCompact))
+	e.POST("/openai/v1/responses/compact", s.relay(codexCompact))
+	e.GET("/openai/models", s.openaiModels)
+	e.GET("/openai/v1/models", s.openaiModels)
 
 	v2 := e.Group("/api/v2")
 	v2.POST("/auth/admin/login", s.login)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -46,6 +47,17 @@ type Config struct {
 	// further attempts wait for the window to pass.
 	LoginFailures int
 	LoginWindow   time.Duration
+	// LoginUserFailures against one username from any address do too; a
+	// browser or script holding a device cookie that username's login
+	// issued is spared both, until its own LoginDeviceFailures
+	// (adminauth.go).
+	LoginUserFailures   int
+	LoginDeviceFailures int
+	// DeviceCookieTTL is how long a device cookie keeps its right to try.
+	DeviceCookieTTL time.Duration
+	// TrustedProxies are the peers whose X-Forwarded-For names the client
+	// address (clientip.go); empty = the connection's address, always.
+	TrustedProxies []netip.Prefix
 
 	// MaxRetries caps upstream attempts per request, across accounts.
 	MaxRetries int
@@ -73,6 +85,9 @@ type Config struct {
 	// reading Redis for every quota'd account on every request would cost
 	// more than the precision buys.
 	QuotaCacheFor time.Duration
+	// RefusalFlushEvery is how often the counts of refused requests of
+	// closed minutes are published (one event per key, reason and minute).
+	RefusalFlushEvery time.Duration
 }
 
 // Defaults returns the documented defaults.
@@ -87,6 +102,10 @@ func Defaults() Config {
 		LoginFailures: 5,
 		LoginWindow:   15 * time.Minute,
 
+		LoginUserFailures:   10,
+		LoginDeviceFailures: 5,
+		DeviceCookieTTL:     365 * 24 * time.Hour,
+
 		MaxRetries:        5,
 		StickyTTL:         15 * 24 * time.Hour,
 		LeaseTTL:          30 * time.Second,
@@ -96,6 +115,7 @@ func Defaults() Config {
 		PublishTimeout:    2 * time.Second,
 		Location:          time.UTC,
 		QuotaCacheFor:     time.Second,
+		RefusalFlushEvery: 10 * time.Second,
 	}
 }
 
@@ -123,12 +143,21 @@ func (c Config) Validate() error {
 	if c.Location == nil {
 		errs = append(errs, errors.New("time zone must be set"))
 	}
+	if c.LoginFailures < 1 || c.LoginUserFailures < 1 || c.LoginDeviceFailures < 1 || c.LoginWindow <= 0 || c.DeviceCookieTTL <= 0 {
+		errs = append(errs, errors.New("login limits and their window must be positive"))
+	}
+	for _, p := range c.TrustedProxies {
+		if !p.IsValid() {
+			errs = append(errs, errors.New("TRUSTED_PROXIES holds an invalid prefix"))
+		}
+	}
 	if c.MaxRetries < 1 {
 		errs = append(errs, errors.New("MAX_RETRIES must be at least 1"))
 	}
 	for name, d := range map[string]time.Duration{
 		"sticky TTL": c.StickyTTL, "lease TTL": c.LeaseTTL, "first-byte timeout": c.FirstByteTimeout,
 		"non-stream timeout": c.NonStreamTimeout, "stream idle timeout": c.StreamIdleTimeout, "publish timeout": c.PublishTimeout,
+		"refusal flush interval": c.RefusalFlushEvery,
 	} {
 		if d <= 0 {
 			errs = append(errs, fmt.Errorf("%s must be positive", name))
@@ -190,6 +219,8 @@ type Server struct {
 	// spendLag tracks this edge's usage events not yet counted.
 	spendLag lagTracker
 	quotas   quotaCache
+	// refusals counts refused requests until they are published.
+	refusals *refusalTallies
 	// dummyHash keeps a login for an unknown user as slow as one for a
 	// known user.
 	dummyHash []byte
@@ -230,6 +261,7 @@ func New(cfg Config, d Deps) (*Server, error) {
 		prices:    prices,
 		spool:     sp,
 		usagePub:  streams.NewGroupPublisher(d.JS, cfg.PublishTimeout),
+		refusals:  newRefusalTallies(time.Now()),
 	}
 	s.metrics.spoolDepth(d.Registry, sp.Depth)
 	s.halted, s.haltStreams = context.WithCancel(context.Background())
@@ -249,6 +281,7 @@ func (s *Server) Start(ctx context.Context) error {
 	errc := make(chan error, 1)
 	go func() { errc <- s.catalog.Run(ctx, s.js) }()
 	go s.spool.run(ctx)
+	go s.runRefusalFlusher(ctx)
 	select {
 	case <-s.catalog.Ready():
 		return nil
@@ -297,6 +330,11 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	<-errc
 	s.upstreams.Close()
+	// Refusals counted and not yet published go now, the current minute's
+	// included (spooled if NATS cannot take them).
+	rctx, rcancel := context.WithTimeout(context.Background(), 5*time.Second)
+	s.FlushRefusals(rctx)
+	rcancel()
 	// Whatever was spooled and can go now goes before the process exits.
 	fctx, fcancel := context.WithTimeout(context.Background(), 5*time.Second)
 	s.spool.flush(fctx)

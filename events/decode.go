@@ -41,6 +41,8 @@ func Decode(env Envelope) (any, error) {
 		v = new(AccountStateClearedData)
 	case UsageRecorded:
 		v = new(Usage)
+	case UsageRefusalsCounted:
+		v = new(RefusalsCounted)
 	default:
 		return nil, fmt.Errorf("%w: %q", ErrUnknownType, env.Type)
 	}

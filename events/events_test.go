@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -25,6 +26,7 @@ func TestDecodeKnowsEveryType(t *testing.T) {
 		events.AccountStateMarked:   events.AccountStateMarkedData{AccountID: "a", State: events.StateOverloaded},
 		events.AccountStateCleared:  events.AccountStateClearedData{AccountID: "a"},
 		events.UsageRecorded:        events.Usage{ID: "r", KeyID: "k"},
+		events.UsageRefusalsCounted: events.RefusalsCounted{KeyID: "k", Count: 3},
 	}
 	for typ, p := range payloads {
 		env, err := events.New(typ, time.Now(), "test", "", p)
@@ -93,5 +95,65 @@ func TestSubjectsRoundTrip(t *testing.T) {
 		if events.ValidToken(bad) {
 			t.Errorf("%q accepted as a subject token", bad)
 		}
+	}
+}
+
+// A count's id is fixed by what it counts (a retried publish is dropped by
+// the server as a duplicate) and differs for anything else: another edge,
+// key, platform, reason, minute or flush.
+func TestRefusalsCountedIDIsDeterministic(t *testing.T) {
+	m := time.Date(2026, 1, 2, 3, 4, 0, 0, time.UTC)
+	base := events.RefusalsCountedID("e1", "k1", "claude-console", "requests", m, 0)
+	if again := events.RefusalsCountedID("e1", "k1", "claude-console", "requests", m, 0); again != base {
+		t.Fatalf("same count, two ids: %s %s", base, again)
+	}
+	others := []string{
+		events.RefusalsCountedID("e2", "k1", "claude-console", "requests", m, 0),
+		events.RefusalsCountedID("e1", "k2", "claude-console", "requests", m, 0),
+		events.RefusalsCountedID("e1", "k1", "codex", "requests", m, 0),
+		events.RefusalsCountedID("e1", "k1", "claude-console", "concurrency", m, 0),
+		events.RefusalsCountedID("e1", "k1", "claude-console", "requests", m.Add(time.Minute), 0),
+		events.RefusalsCountedID("e1", "k1", "claude-console", "requests", m, 1),
+		events.RefusalsCountedID("e1k", "1", "claude-console", "requests", m, 0),
+	}
+	for i, id := range others {
+		if id == base || len(id) != 32 {
+			t.Errorf("variant %d: id %q", i, id)
+		}
+	}
+	if got := events.RefusalReason("made-up"); got != events.RefusalOther {
+		t.Errorf("unknown reason counted as %q", got)
+	}
+	for _, r := range events.RefusalReasons {
+		if events.RefusalReason(r) != r {
+			t.Errorf("reason %q not kept", r)
+		}
+	}
+}
+
+// A usage event's cost: costNanos when recorded to the nano-dollar, else the
+// micro-dollars of an older event, so old streams fold as they always did.
+func TestUsageNanos(t *testing.T) {
+	for _, tc := range []struct {
+		json string
+		want int64
+	}{
+		{`{"costNanos":5197500}`, 5_197_500},
+		{`{"costMicros":5198}`, 5_198_000},
+		{`{"costNanos":100,"costMicros":1}`, 100},
+		{`{}`, 0},
+		{`{"costMicros":9223372036854775807}`, 1<<63 - 1},
+	} {
+		var u events.Usage
+		if err := json.Unmarshal([]byte(tc.json), &u); err != nil {
+			t.Fatal(err)
+		}
+		if got := u.Nanos(); got != tc.want {
+			t.Errorf("%s: %d n$, want %d", tc.json, got, tc.want)
+		}
+	}
+	b, _ := json.Marshal(events.Usage{CostNanos: 42})
+	if !strings.Contains(string(b), `"costNanos":42`) || strings.Contains(string(b), "costMicros") {
+		t.Errorf("a new event is written %s: want costNanos and no costMicros", b)
 	}
 }

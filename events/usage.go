@@ -4,8 +4,11 @@ import "time"
 
 // Usage event types (stream USAGE).
 const (
-	// UsageRecorded is one relayed request: it reached an upstream, or it was
-	// refused after authentication. Exactly one per request id.
+	// UsageRecorded is one relayed request that passed the edge's checks
+	// (it reached an upstream, or no account was available). Exactly one
+	// per request id. Requests refused before any upstream was tried are
+	// counted instead (UsageRefusalsCounted); streams written by older
+	// versions also hold one UsageRecorded with OutcomeRefused per refusal.
 	UsageRecorded = "usage.recorded"
 )
 
@@ -46,8 +49,10 @@ type Exclusion struct {
 	Reason    string `json:"reason"`
 }
 
-// Usage is the payload of UsageRecorded. Money is integer micro-dollars
-// (CostMicros); Cost is the same amount in USD for readers of the stream.
+// Usage is the payload of UsageRecorded. Money is integer nano-dollars
+// (CostNanos); Cost is the same amount in USD for readers of the stream.
+// Events recorded before costs were kept to the nano-dollar carry
+// CostMicros instead: read the cost with Nanos.
 type Usage struct {
 	ID            string      `json:"id"`
 	Time          time.Time   `json:"time"`
@@ -67,9 +72,31 @@ type Usage struct {
 	ChosenBy      string      `json:"chosenBy,omitempty"`
 	Excluded      []Exclusion `json:"excluded,omitempty"`
 	Tokens
-	Cost       float64 `json:"cost"`
-	CostMicros int64   `json:"costMicros"`
-	Priced     bool    `json:"priced"`
-	DurationMs int64   `json:"durationMs"`
-	TTFTMs     int64   `json:"ttftMs"`
+	Cost      float64 `json:"cost"`
+	CostNanos int64   `json:"costNanos"`
+	// CostMicros is the cost of an event recorded before costs were kept
+	// to the nano-dollar (rounded to the micro-dollar then); new events
+	// leave it 0.
+	CostMicros int64 `json:"costMicros,omitempty"`
+	Priced     bool  `json:"priced"`
+	DurationMs int64 `json:"durationMs"`
+	TTFTMs     int64 `json:"ttftMs"`
+}
+
+// Nanos is the request's cost in nano-dollars: CostNanos, or the recorded
+// micro-dollars of an event from before costs were kept to the nano-dollar,
+// so an old stream folds to the totals it always had.
+func (u *Usage) Nanos() int64 { return CostNanos(u.CostNanos, u.CostMicros) }
+
+// CostNanos is the one rule for reading a usage event's cost from its
+// costNanos and costMicros members, for readers that decode them apart.
+func CostNanos(nanos, micros int64) int64 {
+	if nanos != 0 || micros <= 0 {
+		return nanos
+	}
+	const max = 1<<63 - 1
+	if micros > max/1000 {
+		return max
+	}
+	return micros * 1000
 }

@@ -52,7 +52,9 @@ const (
 	// FieldRequests counts requests that reached the relay's upstream
 	// handling: every event whose outcome is not refused.
 	FieldRequests = "requests"
-	// FieldRefused counts requests refused after authentication (limits).
+	// FieldRefused counts requests refused after authentication, before
+	// any upstream was tried: usage.recorded events with outcome refused
+	// (older streams) plus the counts of usage.refusals_counted.
 	FieldRefused = "refused"
 	// FieldErrors counts requests (not refusals) that failed: status >= 400
 	// or an outcome other than ok.
@@ -63,7 +65,7 @@ const (
 	FieldCacheCreate1hTokens = "cacheCreate1hTokens"
 	FieldCacheReadTokens     = "cacheReadTokens"
 	FieldReasoningTokens     = "reasoningTokens"
-	FieldCostMicros          = "costMicros"
+	FieldCostNanos           = "costNanos"
 	// FieldTTFTSumMs and FieldTTFTCount give the average time to first
 	// token over the requests that reported one (TTFTMs > 0).
 	FieldTTFTSumMs = "ttftSumMs"
@@ -71,8 +73,8 @@ const (
 	// FieldUnpriced counts requests whose model had no price.
 	FieldUnpriced = "unpriced"
 
-	// FieldOpusCostMicros is the cost of Opus models, in a key's week buckets.
-	FieldOpusCostMicros = "opusCostMicros"
+	// FieldOpusCostNanos is the cost of Opus models, in a key's week buckets.
+	FieldOpusCostNanos = "opusCostNanos"
 	// FieldTokens is TotalTokens, in the second buckets of DimAll.
 	FieldTokens = "tokens"
 	// FieldLastUsedAt and FieldFirstUsedAt are the newest and oldest event
@@ -202,6 +204,58 @@ func UsageBatchDeltas(us []events.Usage, o UsageOptions) []Delta {
 	return out
 }
 
+// RefusalDeltas returns the counter deltas of one count of refusals
+// (events.UsageRefusalsCounted): r.Count added to the refused field of the
+// key, its platform and the whole, in every stats bucket of r.Time, and the
+// key's and the whole's first and last use from r.First and r.Last, as that
+// many usage.recorded refusals of that minute would. Counts carry no model,
+// so they are not counted per model. A count that is not positive adds
+// nothing.
+func RefusalDeltas(r events.RefusalsCounted, o UsageOptions) []Delta {
+	if r.Count <= 0 {
+		return nil
+	}
+	loc := o.loc()
+	t := r.Time
+	platform := r.Platform
+	if platform == "" {
+		platform = "unknown"
+	}
+	type target struct {
+		dim Dimension
+		id  string
+	}
+	targets := []target{{DimAll, ""}, {DimPlatform, platform}}
+	if r.KeyID != "" {
+		targets = append(targets, target{DimKey, r.KeyID})
+	}
+	out := make([]Delta, 0, len(targets)*len(StatsGrans)+4)
+	for _, g := range StatsGrans {
+		label, exp := BucketLabel(g, t, loc), BucketExpiry(g, t, loc)
+		for _, tg := range targets {
+			if HasBuckets(tg.dim, g) {
+				out = append(out, Delta{Dim: tg.dim, ID: tg.id, Gran: g, Label: label, Field: FieldRefused, Amount: r.Count, ExpireAt: exp})
+			}
+		}
+	}
+	first, last := r.First, r.Last
+	if first.IsZero() {
+		first = t
+	}
+	if last.IsZero() {
+		last = first
+	}
+	for _, tg := range targets {
+		if tg.dim == DimPlatform {
+			continue
+		}
+		out = append(out,
+			Delta{Dim: tg.dim, ID: tg.id, Gran: GranAll, Field: FieldLastUsedAt, Amount: last.UnixMilli(), Agg: AggMax},
+			Delta{Dim: tg.dim, ID: tg.id, Gran: GranAll, Field: FieldFirstUsedAt, Amount: first.UnixMilli(), Agg: AggMin})
+	}
+	return out
+}
+
 // Stats fields in the order their deltas are listed.
 const (
 	sumRequests = iota
@@ -216,14 +270,14 @@ const (
 	sumCacheCreate1hTokens
 	sumCacheReadTokens
 	sumReasoningTokens
-	sumCostMicros
+	sumCostNanos
 	numSumFields
 )
 
 var sumFieldNames = [numSumFields]string{
 	FieldRequests, FieldRefused, FieldErrors, FieldTTFTSumMs, FieldTTFTCount, FieldUnpriced,
 	FieldInputTokens, FieldOutputTokens, FieldCacheCreateTokens, FieldCacheCreate1hTokens,
-	FieldCacheReadTokens, FieldReasoningTokens, FieldCostMicros,
+	FieldCacheReadTokens, FieldReasoningTokens, FieldCostNanos,
 }
 
 // usageSum is what one or more usage events with the same counter
@@ -282,7 +336,7 @@ func (s *usageSum) add(u events.Usage, o UsageOptions) {
 	f[sumCacheCreate1hTokens] += u.CacheCreate1hTokens
 	f[sumCacheReadTokens] += u.CacheReadTokens
 	f[sumReasoningTokens] += u.ReasoningTokens
-	f[sumCostMicros] += u.CostMicros
+	f[sumCostNanos] += u.Nanos()
 	s.tokens += TotalTokens(u)
 }
 
@@ -332,12 +386,12 @@ func (s *usageSum) deltas(loc *time.Location) []Delta {
 			Delta{Dim: tg.dim, ID: tg.id, Gran: GranAll, Field: FieldFirstUsedAt, Amount: s.firstMs, Agg: AggMin})
 	}
 
-	cost := s.fields[sumCostMicros]
+	cost := s.fields[sumCostNanos]
 	if s.keyID != "" && cost != 0 {
 		wl, we := BucketLabel(GranWeek, t, loc), BucketExpiry(GranWeek, t, loc)
-		out = append(out, Delta{Dim: DimKey, ID: s.keyID, Gran: GranWeek, Label: wl, Field: FieldCostMicros, Amount: cost, ExpireAt: we})
+		out = append(out, Delta{Dim: DimKey, ID: s.keyID, Gran: GranWeek, Label: wl, Field: FieldCostNanos, Amount: cost, ExpireAt: we})
 		if s.opus {
-			out = append(out, Delta{Dim: DimKey, ID: s.keyID, Gran: GranWeek, Label: wl, Field: FieldOpusCostMicros, Amount: cost, ExpireAt: we})
+			out = append(out, Delta{Dim: DimKey, ID: s.keyID, Gran: GranWeek, Label: wl, Field: FieldOpusCostNanos, Amount: cost, ExpireAt: we})
 		}
 		out = append(out, minuteDelta(DimKey, s.keyID, t, cost, KeyMinuteRetention))
 	}
@@ -358,7 +412,7 @@ func (s *usageSum) deltas(loc *time.Location) []Delta {
 func minuteDelta(dim Dimension, id string, t time.Time, cost int64, retention time.Duration) Delta {
 	m := unixFloor(t, time.Minute)
 	end := time.Unix((m+1)*60, 0)
-	return Delta{Dim: dim, ID: id, Gran: GranMinute, Label: strconv.FormatInt(m, 10), Field: FieldCostMicros, Amount: cost, ExpireAt: end.Add(retention)}
+	return Delta{Dim: dim, ID: id, Gran: GranMinute, Label: strconv.FormatInt(m, 10), Field: FieldCostNanos, Amount: cost, ExpireAt: end.Add(retention)}
 }
 
 // TotalTokens is every token of a request counted once: input, output,
@@ -520,7 +574,7 @@ type UsageCounters struct {
 	CacheCreate1hTokens int64 `json:"cacheCreate1hTokens"`
 	CacheReadTokens     int64 `json:"cacheReadTokens"`
 	ReasoningTokens     int64 `json:"reasoningTokens"`
-	CostMicros          int64 `json:"costMicros"`
+	CostNanos           int64 `json:"costNanos"`
 	TTFTSumMs           int64 `json:"ttftSumMs"`
 	TTFTCount           int64 `json:"ttftCount"`
 	Unpriced            int64 `json:"unpriced"`
@@ -548,8 +602,8 @@ func (c *UsageCounters) Add(field string, n int64) bool {
 		c.CacheReadTokens += n
 	case FieldReasoningTokens:
 		c.ReasoningTokens += n
-	case FieldCostMicros:
-		c.CostMicros += n
+	case FieldCostNanos:
+		c.CostNanos += n
 	case FieldTTFTSumMs:
 		c.TTFTSumMs += n
 	case FieldTTFTCount:
@@ -573,7 +627,7 @@ func (c UsageCounters) Plus(o UsageCounters) UsageCounters {
 	c.CacheCreate1hTokens += o.CacheCreate1hTokens
 	c.CacheReadTokens += o.CacheReadTokens
 	c.ReasoningTokens += o.ReasoningTokens
-	c.CostMicros += o.CostMicros
+	c.CostNanos += o.CostNanos
 	c.TTFTSumMs += o.TTFTSumMs
 	c.TTFTCount += o.TTFTCount
 	c.Unpriced += o.Unpriced

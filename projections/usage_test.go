@@ -183,8 +183,8 @@ func mkUsage(mod func(*events.Usage)) events.Usage {
 	u := events.Usage{
 		ID: "r1", Time: usageT0, KeyID: "k1", AccountID: "a1", Platform: events.PlatformClaudeConsole,
 		Model: "claude-sonnet-4-5-20250929", Status: 200, Outcome: events.OutcomeOK, Attempts: 1,
-		Tokens:     events.Tokens{InputTokens: 100, OutputTokens: 50, CacheCreateTokens: 30, CacheCreate1hTokens: 10, CacheReadTokens: 400, ReasoningTokens: 5},
-		CostMicros: 1234, Priced: true, TTFTMs: 300,
+		Tokens:    events.Tokens{InputTokens: 100, OutputTokens: 50, CacheCreateTokens: 30, CacheCreate1hTokens: 10, CacheReadTokens: 400, ReasoningTokens: 5},
+		CostNanos: 1234, Priced: true, TTFTMs: 300,
 	}
 	if mod != nil {
 		mod(&u)
@@ -193,7 +193,7 @@ func mkUsage(mod func(*events.Usage)) events.Usage {
 }
 
 func TestUsageDeltasCounters(t *testing.T) {
-	tok := projections.UsageCounters{InputTokens: 100, OutputTokens: 50, CacheCreateTokens: 30, CacheCreate1hTokens: 10, CacheReadTokens: 400, ReasoningTokens: 5, CostMicros: 1234}
+	tok := projections.UsageCounters{InputTokens: 100, OutputTokens: 50, CacheCreateTokens: 30, CacheCreate1hTokens: 10, CacheReadTokens: 400, ReasoningTokens: 5, CostNanos: 1234}
 	with := func(c projections.UsageCounters, mod func(*projections.UsageCounters)) projections.UsageCounters {
 		mod(&c)
 		return c
@@ -205,17 +205,23 @@ func TestUsageDeltasCounters(t *testing.T) {
 	}{
 		{"ok", mkUsage(nil), with(tok, func(c *projections.UsageCounters) { c.Requests, c.TTFTSumMs, c.TTFTCount = 1, 300, 1 })},
 		{"refused counts apart", mkUsage(func(u *events.Usage) {
-			u.Outcome, u.Status, u.Tokens, u.CostMicros, u.Priced, u.TTFTMs = events.OutcomeRefused, 429, events.Tokens{}, 0, false, 0
+			u.Outcome, u.Status, u.Tokens, u.CostNanos, u.Priced, u.TTFTMs = events.OutcomeRefused, 429, events.Tokens{}, 0, false, 0
 		}), projections.UsageCounters{Refused: 1}},
 		{"upstream error", mkUsage(func(u *events.Usage) {
-			u.Outcome, u.Status, u.Tokens, u.CostMicros, u.TTFTMs = events.OutcomeUpstreamError, 529, events.Tokens{}, 0, 0
+			u.Outcome, u.Status, u.Tokens, u.CostNanos, u.TTFTMs = events.OutcomeUpstreamError, 529, events.Tokens{}, 0, 0
 		}), projections.UsageCounters{Requests: 1, Errors: 1}},
 		{"client closed with 200 is an error", mkUsage(func(u *events.Usage) { u.Outcome = events.OutcomeClientClosed }),
 			with(tok, func(c *projections.UsageCounters) { c.Requests, c.Errors, c.TTFTSumMs, c.TTFTCount = 1, 1, 300, 1 })},
 		{"ok with status 400 is an error", mkUsage(func(u *events.Usage) { u.Status, u.TTFTMs = 400, 0 }),
 			with(tok, func(c *projections.UsageCounters) { c.Requests, c.Errors = 1, 1 })},
-		{"unpriced", mkUsage(func(u *events.Usage) { u.Model, u.Priced, u.CostMicros, u.TTFTMs = "gpt-6.1-sol", false, 0, 0 }),
-			with(tok, func(c *projections.UsageCounters) { c.Requests, c.Unpriced, c.CostMicros = 1, 1, 0 })},
+		{"unpriced", mkUsage(func(u *events.Usage) { u.Model, u.Priced, u.CostNanos, u.TTFTMs = "gpt-6.1-sol", false, 0, 0 }),
+			with(tok, func(c *projections.UsageCounters) { c.Requests, c.Unpriced, c.CostNanos = 1, 1, 0 })},
+		// An event recorded before costs were kept to the nano-dollar has
+		// costMicros only: it folds to the same total as it always did.
+		{"recorded in micro-dollars", mkUsage(func(u *events.Usage) { u.CostNanos, u.CostMicros = 0, 1234 }),
+			with(tok, func(c *projections.UsageCounters) {
+				c.Requests, c.TTFTSumMs, c.TTFTCount, c.CostNanos = 1, 300, 1, 1_234_000
+			})},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -266,22 +272,22 @@ func TestUsageDeltasSpend(t *testing.T) {
 		{"opus upstream of an alias", mkUsage(func(u *events.Usage) { u.Model, u.UpstreamModel = "my-alias", "claude-opus-5-5" }), opts, 1234, 1234, 1234},
 		{"unknown opus id still counts", mkUsage(func(u *events.Usage) { u.Model = "Claude-OPUS-9" }), opts, 1234, 1234, 1234},
 		{"no opus test", mkUsage(func(u *events.Usage) { u.Model = "claude-opus-5-5" }), projections.UsageOptions{}, 1234, 0, 1234},
-		{"free request spends nothing", mkUsage(func(u *events.Usage) { u.CostMicros = 0 }), opts, 0, 0, 0},
+		{"free request spends nothing", mkUsage(func(u *events.Usage) { u.CostNanos = 0 }), opts, 0, 0, 0},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			m := map[usageKey]int64{}
 			foldDeltas(m, projections.UsageDeltas(tc.u, tc.opts))
-			if got := m[usageKey{projections.DimKey, "k1", week, projections.GranWeek, projections.FieldCostMicros}]; got != tc.week {
+			if got := m[usageKey{projections.DimKey, "k1", week, projections.GranWeek, projections.FieldCostNanos}]; got != tc.week {
 				t.Errorf("week cost %d, want %d", got, tc.week)
 			}
-			if got := m[usageKey{projections.DimKey, "k1", week, projections.GranWeek, projections.FieldOpusCostMicros}]; got != tc.opus {
+			if got := m[usageKey{projections.DimKey, "k1", week, projections.GranWeek, projections.FieldOpusCostNanos}]; got != tc.opus {
 				t.Errorf("week opus cost %d, want %d", got, tc.opus)
 			}
-			if got := m[usageKey{projections.DimKey, "k1", minute, projections.GranMinute, projections.FieldCostMicros}]; got != tc.keyMinute {
+			if got := m[usageKey{projections.DimKey, "k1", minute, projections.GranMinute, projections.FieldCostNanos}]; got != tc.keyMinute {
 				t.Errorf("key minute cost %d, want %d", got, tc.keyMinute)
 			}
-			if got := m[usageKey{projections.DimAccount, "a1", minute, projections.GranMinute, projections.FieldCostMicros}]; got != tc.keyMinute {
+			if got := m[usageKey{projections.DimAccount, "a1", minute, projections.GranMinute, projections.FieldCostNanos}]; got != tc.keyMinute {
 				t.Errorf("account minute cost %d, want %d", got, tc.keyMinute)
 			}
 		})
@@ -331,7 +337,7 @@ func TestUsageFoldCommutes(t *testing.T) {
 		us = append(us, mkUsage(func(u *events.Usage) {
 			u.Time = ts("2026-03-28T20:00:00Z").Add(time.Duration(i) * 17 * time.Minute) // across the DST night
 			u.KeyID = fmt.Sprint("k", i%3)
-			u.CostMicros = int64(i * 1000)
+			u.CostNanos = int64(i * 1000)
 			if i%7 == 0 {
 				u.Outcome = events.OutcomeRefused
 			}
@@ -367,7 +373,7 @@ func TestUsageFoldCommutes(t *testing.T) {
 		want.CacheCreate1hTokens += u.CacheCreate1hTokens
 		want.CacheReadTokens += u.CacheReadTokens
 		want.ReasoningTokens += u.ReasoningTokens
-		want.CostMicros += u.CostMicros
+		want.CostNanos += u.CostNanos
 	}
 	if got := sumCounters(forward, projections.DimAll, "", projections.GranAll, ""); got != want {
 		t.Fatalf("all time %+v\nwant %+v", got, want)
@@ -439,7 +445,7 @@ func TestUsageBatchDeltasEqualEachEventsDeltas(t *testing.T) {
 				u.TTFTMs = int64(rng.IntN(3) * 100)
 				u.Priced = rng.IntN(4) > 0
 				u.InputTokens, u.CacheReadTokens = int64(rng.IntN(1000)), int64(rng.IntN(3)*500)
-				u.CostMicros = int64(rng.IntN(3) * 1500)
+				u.CostNanos = int64(rng.IntN(3) * 1500)
 			}))
 		}
 		each, batch := map[usageKey]int64{}, map[usageKey]int64{}
@@ -484,5 +490,48 @@ func TestUsageBatchDeltasOfSimilarEvents(t *testing.T) {
 	one := projections.UsageDeltas(us[0], projections.UsageOptions{})
 	if got := len(projections.UsageBatchDeltas(us, projections.UsageOptions{})); got != len(one) {
 		t.Fatalf("100 similar events gave %d deltas, one gives %d", got, len(one))
+	}
+}
+
+// A count of n refusals folds into the key's, the platform's and the
+// whole's refused counters and first/last use exactly as n per-request
+// refusals (usage.recorded, outcome refused) of the same minute did, in a
+// zone with a 45-minute offset; only the per-model counters are left out
+// (counts carry no model).
+func TestRefusalDeltasEqualPerRequestRefusals(t *testing.T) {
+	loc := usageZone(t, "Asia/Kathmandu")
+	o := projections.UsageOptions{Loc: loc}
+	minute := ts("2026-03-10T23:59:00Z")
+	first, last := minute.Add(2*time.Second), minute.Add(58*time.Second)
+	const n = 37
+	old := map[usageKey]int64{}
+	for i := range n {
+		at := first.Add(time.Duration(i) * time.Second)
+		if i == n-1 {
+			at = last
+		}
+		foldDeltas(old, projections.UsageDeltas(events.Usage{
+			ID: fmt.Sprint(i), Time: at, KeyID: "k1", Platform: events.PlatformCodex,
+			Outcome: events.OutcomeRefused, Reason: "requests", Status: 429,
+		}, o))
+	}
+	counted := map[usageKey]int64{}
+	foldDeltas(counted, projections.RefusalDeltas(events.RefusalsCounted{
+		KeyID: "k1", Platform: events.PlatformCodex, Outcome: events.OutcomeRefused, Reason: "requests",
+		Time: minute, Count: n, First: first, Last: last, Edge: "e1",
+	}, o))
+	for k := range old {
+		if k.dim == projections.DimModel || k.dim == projections.DimKeyModel {
+			delete(old, k)
+		}
+	}
+	if len(counted) == 0 || !maps.Equal(old, counted) {
+		t.Fatalf("a count of %d folds to\n%v\nper-request refusals to\n%v", n, counted, old)
+	}
+	if got := sumCounters(counted, projections.DimKey, "k1", projections.GranAll, ""); got != (projections.UsageCounters{Refused: n}) {
+		t.Fatalf("key all-time counters %+v", got)
+	}
+	if ds := projections.RefusalDeltas(events.RefusalsCounted{KeyID: "k1", Time: minute, Count: 0}, o); len(ds) != 0 {
+		t.Fatalf("an empty count adds %v", ds)
 	}
 }

@@ -20,11 +20,11 @@ func TestApplyOnceAndInOrder(t *testing.T) {
 		ctx := context.Background()
 		s := store.New(b.Client, "")
 		for _, seq := range []uint64{1, 2, 2, 1, 3} {
-			if _, err := s.Apply(ctx, "p", seq, incr("relay:v1:c", int(seq))); err != nil {
+			if _, err := s.Apply(ctx, "p", seq, incr("relay:v2:c", int(seq))); err != nil {
 				t.Fatal(err)
 			}
 		}
-		if got := b.Client.HGet(ctx, "relay:v1:c", "n").Val(); got != "6" {
+		if got := b.Client.HGet(ctx, "relay:v2:c", "n").Val(); got != "6" {
 			t.Fatalf("counter %s, want 6 (1+2+3 once each)", got)
 		}
 		if cp, _ := s.Checkpoint(ctx, "p"); cp != 3 {
@@ -53,7 +53,7 @@ func TestApplyOutOfOrderConcurrentDuplicates(t *testing.T) {
 			wg.Go(func() {
 				for i := w; i < len(deliveries); i += 4 {
 					seq := deliveries[i]
-					ok, err := s.Apply(ctx, "p", seq, incr("relay:v1:c", int(seq)))
+					ok, err := s.Apply(ctx, "p", seq, incr("relay:v2:c", int(seq)))
 					if err != nil {
 						t.Error(err)
 						return
@@ -67,13 +67,13 @@ func TestApplyOutOfOrderConcurrentDuplicates(t *testing.T) {
 			})
 		}
 		wg.Wait()
-		if got, want := b.Client.HGet(ctx, "relay:v1:c", "n").Val(), strconv.Itoa(n*(n+1)/2); got != want {
+		if got, want := b.Client.HGet(ctx, "relay:v2:c", "n").Val(), strconv.Itoa(n*(n+1)/2); got != want {
 			t.Fatalf("counter %s, want %s", got, want)
 		}
 		if cp, _ := s.Checkpoint(ctx, "p"); cp != n {
 			t.Fatalf("checkpoint %d", cp)
 		}
-		if left := b.Client.SCard(ctx, "relay:v1:cp:p:pending").Val(); left != 0 {
+		if left := b.Client.SCard(ctx, "relay:v2:cp:p:pending").Val(); left != 0 {
 			t.Fatalf("%d pending sequences left", left)
 		}
 	})
@@ -96,11 +96,11 @@ func TestHMaxKeepsTheLargest(t *testing.T) {
 		ctx := context.Background()
 		s := store.New(b.Client, "")
 		for i, v := range []int{5, 3, 9, 7} {
-			if _, err := s.Apply(ctx, "p", uint64(i+1), []store.Op{{Cmd: "HMAX", Args: []any{"relay:v1:h", "t", v}}}); err != nil {
+			if _, err := s.Apply(ctx, "p", uint64(i+1), []store.Op{{Cmd: "HMAX", Args: []any{"relay:v2:h", "t", v}}}); err != nil {
 				t.Fatal(err)
 			}
 		}
-		if got := b.Client.HGet(ctx, "relay:v1:h", "t").Val(); got != "9" {
+		if got := b.Client.HGet(ctx, "relay:v2:h", "t").Val(); got != "9" {
 			t.Fatalf("HMAX kept %s", got)
 		}
 	})
@@ -141,10 +141,10 @@ func TestDigestAndDrop(t *testing.T) {
 		s := store.New(b.Client, "")
 		write := func() {
 			for seq := uint64(1); seq <= 5; seq++ {
-				ops := append(incr("relay:v1:c", int(seq)),
-					store.Op{Cmd: "SET", Args: []any{"relay:v1:s" + strconv.Itoa(int(seq)), "v"}},
-					store.Op{Cmd: "ZADD", Args: []any{"relay:v1:z", seq, "m" + strconv.Itoa(int(seq))}},
-					store.Op{Cmd: "SADD", Args: []any{"relay:v1:set", seq}})
+				ops := append(incr("relay:v2:c", int(seq)),
+					store.Op{Cmd: "SET", Args: []any{"relay:v2:s" + strconv.Itoa(int(seq)), "v"}},
+					store.Op{Cmd: "ZADD", Args: []any{"relay:v2:z", seq, "m" + strconv.Itoa(int(seq))}},
+					store.Op{Cmd: "SADD", Args: []any{"relay:v2:set", seq}})
 				if _, err := s.Apply(ctx, "p", seq, ops); err != nil {
 					t.Fatal(err)
 				}

@@ -15,7 +15,7 @@ import (
 // Read-model generations.
 //
 // The read models live under a generation's prefix: generation 0 is the
-// versioned prefix itself ("relay:v1:"), generation N > 0 is
+// versioned prefix itself ("relay:v2:"), generation N > 0 is
 // "relay:v1:g<N>:". The pointer key "relay:v1:gen" names the live
 // generation (missing: 0). `relay rebuild` fills generation N+1 from the
 // streams while everything keeps serving N, then moves the pointer with

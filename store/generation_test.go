@@ -20,17 +20,17 @@ func TestGenerationPrefixes(t *testing.T) {
 		if s.Generation() != 0 || s.Prefix() != store.DefaultPrefix {
 			t.Fatalf("fresh Redis: generation %d prefix %q", s.Generation(), s.Prefix())
 		}
-		if got := s.AtGeneration(7).Prefix(); got != "relay:v1:g7:" {
+		if got := s.AtGeneration(7).Prefix(); got != "relay:v2:g7:" {
 			t.Fatalf("generation 7 prefix %q", got)
 		}
-		b.Client.Set(ctx, "relay:v1:gen", "3", 0)
+		b.Client.Set(ctx, "relay:v2:gen", "3", 0)
 		if err := s.Refresh(ctx); err != nil {
 			t.Fatal(err)
 		}
-		if s.Generation() != 3 || s.Prefix() != "relay:v1:g3:" {
+		if s.Generation() != 3 || s.Prefix() != "relay:v2:g3:" {
 			t.Fatalf("after the pointer moved: generation %d prefix %q", s.Generation(), s.Prefix())
 		}
-		if _, err := s.Apply(ctx, "p", 1, incr("relay:v1:g3:c", 1)); err != nil {
+		if _, err := s.Apply(ctx, "p", 1, incr("relay:v2:g3:c", 1)); err != nil {
 			t.Fatal(err)
 		}
 		if cp, _ := s.AtGeneration(3).Checkpoint(ctx, "p"); cp != 1 {
@@ -54,7 +54,7 @@ func TestApplyRefusesAnotherGeneration(t *testing.T) {
 		if ok, err := rebuilder.SwitchGeneration(ctx, 0, 1, nil); !ok || err != nil {
 			t.Fatalf("switch: %v %v", ok, err)
 		}
-		_, err := live.Apply(ctx, "p", 1, incr("relay:v1:c", 1))
+		_, err := live.Apply(ctx, "p", 1, incr("relay:v2:c", 1))
 		if !errors.Is(err, store.ErrGenerationMoved) {
 			t.Fatalf("apply on a stale generation: %v", err)
 		}
@@ -62,18 +62,18 @@ func TestApplyRefusesAnotherGeneration(t *testing.T) {
 			t.Fatalf("live did not re-read the pointer: %d", live.Generation())
 		}
 		// Ops prepared before the refresh are still refused.
-		if _, err := live.Apply(ctx, "p", 1, incr("relay:v1:c", 1)); !errors.Is(err, store.ErrGenerationMoved) {
+		if _, err := live.Apply(ctx, "p", 1, incr("relay:v2:c", 1)); !errors.Is(err, store.ErrGenerationMoved) {
 			t.Fatalf("stale ops: %v", err)
 		}
-		if n := b.Client.Exists(ctx, "relay:v1:c", "relay:v1:cp:p", "relay:v1:g1:cp:p").Val(); n != 0 {
+		if n := b.Client.Exists(ctx, "relay:v2:c", "relay:v2:cp:p", "relay:v2:g1:cp:p").Val(); n != 0 {
 			t.Fatalf("%d keys written by refused applies", n)
 		}
 		// Prepared again for generation 1, it applies.
-		if ok, err := live.Apply(ctx, "p", 1, incr("relay:v1:g1:c", 1)); !ok || err != nil {
+		if ok, err := live.Apply(ctx, "p", 1, incr("relay:v2:g1:c", 1)); !ok || err != nil {
 			t.Fatalf("apply: %v %v", ok, err)
 		}
 		// A pinned store writes where it is pinned, whatever the pointer.
-		if ok, err := live.AtGeneration(2).Apply(ctx, "p", 1, incr("relay:v1:g2:c", 1)); !ok || err != nil {
+		if ok, err := live.AtGeneration(2).Apply(ctx, "p", 1, incr("relay:v2:g2:c", 1)); !ok || err != nil {
 			t.Fatalf("pinned apply: %v %v", ok, err)
 		}
 	})
@@ -129,20 +129,20 @@ func TestGenerationZeroDigestAndDropLeaveOthersAlone(t *testing.T) {
 		ctx := context.Background()
 		s := store.New(b.Client, "")
 		g0, g2 := s.AtGeneration(0), s.AtGeneration(2)
-		if _, err := g0.Apply(ctx, "p", 1, incr("relay:v1:c", 1)); err != nil {
+		if _, err := g0.Apply(ctx, "p", 1, incr("relay:v2:c", 1)); err != nil {
 			t.Fatal(err)
 		}
 		d0, err := g0.Digest(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := g2.Apply(ctx, "p", 1, incr("relay:v1:g2:c", 1)); err != nil {
+		if _, err := g2.Apply(ctx, "p", 1, incr("relay:v2:g2:c", 1)); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := s.LockRebuild(ctx, "me", time.Minute); err != nil {
 			t.Fatal(err)
 		}
-		b.Client.Set(ctx, "relay:v1:gen", "0", 0)
+		b.Client.Set(ctx, "relay:v2:gen", "0", 0)
 		if d, _ := g0.Digest(ctx); d != d0 {
 			t.Fatal("generation 0's digest changed with another generation's writes")
 		}
@@ -150,14 +150,14 @@ func TestGenerationZeroDigestAndDropLeaveOthersAlone(t *testing.T) {
 		if n, err := g0.Drop(ctx); err != nil || n != 2 {
 			t.Fatalf("drop generation 0: %d keys, %v (want its counter and checkpoint)", n, err)
 		}
-		if b.Client.Exists(ctx, "relay:v1:gen", "relay:v1:gen:lock", "relay:v1:g2:c").Val() != 3 {
+		if b.Client.Exists(ctx, "relay:v2:gen", "relay:v2:gen:lock", "relay:v2:g2:c").Val() != 3 {
 			t.Fatal("dropping generation 0 removed the pointer, the lock or generation 2")
 		}
 		if d, _ := g2.Digest(ctx); d != d2 {
 			t.Fatal("generation 2 changed")
 		}
 		// The same events in two generations give the same digest.
-		if _, err := g0.Apply(ctx, "p", 1, incr("relay:v1:c", 1)); err != nil {
+		if _, err := g0.Apply(ctx, "p", 1, incr("relay:v2:c", 1)); err != nil {
 			t.Fatal(err)
 		}
 		if d, _ := g0.Digest(ctx); d != d2 {
@@ -174,9 +174,9 @@ func TestFollowingStoreRefreshes(t *testing.T) {
 		if err := s.Ping(ctx); err != nil {
 			t.Fatal(err)
 		}
-		b.Client.Set(ctx, "relay:v1:gen", "4", 0)
+		b.Client.Set(ctx, "relay:v2:gen", "4", 0)
 		deadline := time.Now().Add(10 * store.RefreshEvery)
-		for s.Prefix() != "relay:v1:g4:" { // polls: the refresh runs in the background
+		for s.Prefix() != "relay:v2:g4:" { // polls: the refresh runs in the background
 			if time.Now().After(deadline) {
 				t.Fatalf("still on generation %d", s.Generation())
 			}

@@ -2,14 +2,14 @@ package store
 
 // Every Redis key relay uses is named here.
 //
-// Read models live under a versioned prefix (default "relay:v1:"), in the
+// Read models live under a versioned prefix (default "relay:v2:"), in the
 // prefix of the live generation (generation.go): name them with
 // s.prefix(), which resolves it. Request-time state lives under
 // "relay:rt:" and survives a rebuild of the read models.
 
 const (
 	// DefaultPrefix is the prefix of the read models.
-	DefaultPrefix = "relay:v1:"
+	DefaultPrefix = "relay:v2:"
 	// RuntimePrefix is the prefix of request-time state.
 	RuntimePrefix = "relay:rt:"
 )
@@ -42,8 +42,14 @@ func (s *Store) adminDoc(user string) string   { return s.prefix() + "admin:" + 
 func (s *Store) accountState(id string) string { return s.prefix() + "acctstate:" + id }
 func (s *Store) accountStates() string         { return s.prefix() + "acctstates" }
 
-// loginFailures counts failed admin logins from one address.
-func loginFailures(addr string) string { return RuntimePrefix + "loginfail:" + addr }
+// Failed admin logins (login.go), each counted in a window that starts at
+// its first failure: from one client address (an IPv6 address counts by
+// its /64), against one of a fixed number of username buckets (every
+// username, known or not, hashes into one, so no guessed name adds a key),
+// and of one device cookie (only relay issues device ids).
+func loginFailAddr(addr string) string   { return RuntimePrefix + "loginfail:addr:" + addr }
+func loginFailUser(bucket string) string { return RuntimePrefix + "loginfail:user:" + bucket }
+func loginFailDevice(id string) string   { return RuntimePrefix + "loginfail:dev:" + id }
 
 // Projection names: each names a durable consumer and a checkpoint.
 const (

@@ -39,23 +39,23 @@ type Freshness struct {
 	LastEventAt time.Time
 }
 
-// Spend is what one API key has spent, in micro-dollars, as the usage
+// Spend is what one API key has spent, in nano-dollars, as the usage
 // projection counts it.
 type Spend struct {
-	// WindowMicros is the cost of the key's requests in the rolling window
+	// WindowNanos is the cost of the key's requests in the rolling window
 	// asked for: every event from the start of the minute N minutes before
 	// now's minute up to now. It covers the exact window [now-N min, now]
 	// and at most the one minute before it, never less. Windows longer than
 	// MaxWindowMinutes count every local day the window touches: at most a
 	// day more than the window, never less.
-	WindowMicros int64
-	// DailyMicros is the cost of the local calendar day of now.
-	DailyMicros int64
-	// WeeklyOpusMicros is the cost of Opus models in the week of now,
+	WindowNanos int64
+	// DailyNanos is the cost of the local calendar day of now.
+	DailyNanos int64
+	// WeeklyOpusNanos is the cost of Opus models in the week of now,
 	// which starts Monday 00:00 local time.
-	WeeklyOpusMicros int64
-	// TotalMicros is the cost of every request of the key, ever.
-	TotalMicros int64
+	WeeklyOpusNanos int64
+	// TotalNanos is the cost of every request of the key, ever.
+	TotalNanos int64
 	Freshness
 }
 
@@ -81,14 +81,14 @@ func (s *Store) KeySpend(ctx context.Context, keyID string, now time.Time, loc *
 			start := now.Add(-time.Duration(windowMinutes) * time.Minute)
 			today := projections.BucketStart(projections.GranDay, now, loc)
 			for d := projections.BucketStart(projections.GranDay, start, loc); !d.After(today); d = projections.NextBucket(projections.GranDay, d, loc) {
-				winDays = append(winDays, p.HGet(ctx, s.statsBucket(key, string(projections.GranDay), projections.BucketLabel(projections.GranDay, d, loc), keyID), projections.FieldCostMicros))
+				winDays = append(winDays, p.HGet(ctx, s.statsBucket(key, string(projections.GranDay), projections.BucketLabel(projections.GranDay, d, loc), keyID), projections.FieldCostNanos))
 			}
 		case windowMinutes > 0:
 			win = s.readWindow(ctx, p, key, keyID, now, windowMinutes)
 		}
-		daily = p.HGet(ctx, s.statsBucket(key, string(projections.GranDay), projections.BucketLabel(projections.GranDay, now, loc), keyID), projections.FieldCostMicros)
-		weekly = p.HGet(ctx, s.statsBucket(key, string(projections.GranWeek), projections.BucketLabel(projections.GranWeek, now, loc), keyID), projections.FieldOpusCostMicros)
-		total = p.HGet(ctx, s.statsBucket(key, string(projections.GranAll), "", keyID), projections.FieldCostMicros)
+		daily = p.HGet(ctx, s.statsBucket(key, string(projections.GranDay), projections.BucketLabel(projections.GranDay, now, loc), keyID), projections.FieldCostNanos)
+		weekly = p.HGet(ctx, s.statsBucket(key, string(projections.GranWeek), projections.BucketLabel(projections.GranWeek, now, loc), keyID), projections.FieldOpusCostNanos)
+		total = p.HGet(ctx, s.statsBucket(key, string(projections.GranAll), "", keyID), projections.FieldCostNanos)
 		s.readFreshness(ctx, p, &cp, &last)
 		return nil
 	})
@@ -96,28 +96,28 @@ func (s *Store) KeySpend(ctx context.Context, keyID string, now time.Time, loc *
 		return Spend{}, err
 	}
 	sp := Spend{
-		DailyMicros:      intOrZero(daily),
-		WeeklyOpusMicros: intOrZero(weekly),
-		TotalMicros:      intOrZero(total),
-		Freshness:        freshness(cp, last),
+		DailyNanos:      intOrZero(daily),
+		WeeklyOpusNanos: intOrZero(weekly),
+		TotalNanos:      intOrZero(total),
+		Freshness:       freshness(cp, last),
 	}
 	if win != nil {
-		sp.WindowMicros = win.sum()
+		sp.WindowNanos = win.sum()
 	}
 	for _, d := range winDays {
-		sp.WindowMicros += intOrZero(d)
+		sp.WindowNanos += intOrZero(d)
 	}
 	return sp, nil
 }
 
 // AccountDailySpend returns the cost of account accountID's requests in the
-// local calendar day of now, in micro-dollars.
+// local calendar day of now, in nano-dollars.
 func (s *Store) AccountDailySpend(ctx context.Context, accountID string, now time.Time, loc *time.Location) (int64, error) {
 	if loc == nil {
 		loc = time.UTC
 	}
 	acct := string(projections.DimAccount)
-	n, err := s.rdb.HGet(ctx, s.statsBucket(acct, string(projections.GranDay), projections.BucketLabel(projections.GranDay, now, loc), accountID), projections.FieldCostMicros).Int64()
+	n, err := s.rdb.HGet(ctx, s.statsBucket(acct, string(projections.GranDay), projections.BucketLabel(projections.GranDay, now, loc), accountID), projections.FieldCostNanos).Int64()
 	if errors.Is(err, redis.Nil) {
 		return 0, nil
 	}

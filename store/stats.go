@@ -452,7 +452,7 @@ func (s *Store) Overview(ctx context.Context, now time.Time, loc *time.Location,
 		}
 		slices.SortFunc(out, func(a, b Ranked) int {
 			return cmp.Or(
-				cmp.Compare(b.CostMicros, a.CostMicros),
+				cmp.Compare(b.CostNanos, a.CostNanos),
 				cmp.Compare(b.Requests, a.Requests),
 				cmp.Compare(b.Tokens(), a.Tokens()),
 				cmp.Compare(a.ID, b.ID))

@@ -70,7 +70,7 @@ func stEvents(seed uint64, n int, now time.Time, span time.Duration) []events.Us
 			}
 			u.CacheCreate1hTokens = u.CacheCreateTokens / 3
 			if u.Priced {
-				u.CostMicros, _ = pricing.Builtin().Cost(model, u.Tokens)
+				u.CostNanos, _ = pricing.Builtin().Cost(model, u.Tokens)
 			}
 			if r.IntN(4) > 0 {
 				u.TTFTMs = 1 + r.Int64N(2000)
@@ -103,7 +103,7 @@ func stExpect(u events.Usage) projections.UsageCounters {
 	}
 	c.InputTokens, c.OutputTokens = u.InputTokens, u.OutputTokens
 	c.CacheCreateTokens, c.CacheCreate1hTokens = u.CacheCreateTokens, u.CacheCreate1hTokens
-	c.CacheReadTokens, c.ReasoningTokens, c.CostMicros = u.CacheReadTokens, u.ReasoningTokens, u.CostMicros
+	c.CacheReadTokens, c.ReasoningTokens, c.CostNanos = u.CacheReadTokens, u.ReasoningTokens, u.CostNanos
 	return c
 }
 
@@ -310,7 +310,7 @@ func TestUsageReadersMatchRawSums(t *testing.T) {
 			if want := stSum(us, func(u events.Usage) bool { return u.KeyID == r.ID }); r.UsageCounters != want {
 				t.Fatalf("top key %s %+v\nwant %+v", r.ID, r.UsageCounters, want)
 			}
-			if i > 0 && r.CostMicros > o.TopKeysAllTime[i-1].CostMicros {
+			if i > 0 && r.CostNanos > o.TopKeysAllTime[i-1].CostNanos {
 				t.Fatalf("top keys not by cost: %+v", o.TopKeysAllTime)
 			}
 		}
@@ -477,7 +477,7 @@ func TestKeySpendBoundaries(t *testing.T) {
 			return
 		}
 		us = append(us, events.Usage{ID: fmt.Sprint("r", len(us)), Time: at, KeyID: "k1", AccountID: "a1", Platform: events.PlatformClaudeConsole,
-			Model: model, Status: 200, Outcome: events.OutcomeOK, CostMicros: cost, Priced: true})
+			Model: model, Status: 200, Outcome: events.OutcomeOK, CostNanos: cost, Priced: true})
 		cost *= 2 // every event has its own bit: a sum names its events
 	}
 	for _, at := range []time.Time{weekStart.Add(-time.Millisecond), weekStart, dayStart.Add(-time.Millisecond), dayStart} {
@@ -508,7 +508,7 @@ func TestKeySpendBoundaries(t *testing.T) {
 			var n int64
 			for _, u := range us {
 				if keep(u) {
-					n += u.CostMicros
+					n += u.CostNanos
 				}
 			}
 			return n
@@ -526,18 +526,18 @@ func TestKeySpendBoundaries(t *testing.T) {
 			}
 			winStart := minuteStart.Add(-time.Duration(window) * time.Minute)
 			want := store.Spend{
-				DailyMicros:      sum(func(u events.Usage) bool { return !u.Time.Before(dayStart) }),
-				WeeklyOpusMicros: sum(func(u events.Usage) bool { return u.Model == opus && !u.Time.Before(weekStart) }),
-				TotalMicros:      sum(func(events.Usage) bool { return true }),
-				Freshness:        store.Freshness{Checkpoint: uint64(len(us)), LastEventAt: time.UnixMilli(last.UnixMilli()).UTC()},
+				DailyNanos:      sum(func(u events.Usage) bool { return !u.Time.Before(dayStart) }),
+				WeeklyOpusNanos: sum(func(u events.Usage) bool { return u.Model == opus && !u.Time.Before(weekStart) }),
+				TotalNanos:      sum(func(events.Usage) bool { return true }),
+				Freshness:       store.Freshness{Checkpoint: uint64(len(us)), LastEventAt: time.UnixMilli(last.UnixMilli()).UTC()},
 			}
 			switch {
 			case window > store.MaxWindowMinutes:
 				ws := now.Add(-time.Duration(window) * time.Minute).In(loc)
 				first := time.Date(ws.Year(), ws.Month(), ws.Day(), 0, 0, 0, 0, loc)
-				want.WindowMicros = sum(func(u events.Usage) bool { return !u.Time.Before(first) })
+				want.WindowNanos = sum(func(u events.Usage) bool { return !u.Time.Before(first) })
 			case window > 0:
-				want.WindowMicros = sum(func(u events.Usage) bool { return !u.Time.Before(winStart) })
+				want.WindowNanos = sum(func(u events.Usage) bool { return !u.Time.Before(winStart) })
 			}
 			if sp != want {
 				t.Fatalf("window %d: %+v\nwant %+v", window, sp, want)
@@ -546,7 +546,7 @@ func TestKeySpendBoundaries(t *testing.T) {
 		if _, err := s.KeySpend(ctx, "k1", now, loc, store.MaxDayWindowMinutes+1); !errors.Is(err, store.ErrWindowTooLong) {
 			t.Fatalf("window longer than kept: %v", err)
 		}
-		if sp, err := s.KeySpend(ctx, "unknown", now, loc, 60); err != nil || sp.TotalMicros != 0 || sp.WindowMicros != 0 || sp.Checkpoint != uint64(len(us)) {
+		if sp, err := s.KeySpend(ctx, "unknown", now, loc, 60); err != nil || sp.TotalNanos != 0 || sp.WindowNanos != 0 || sp.Checkpoint != uint64(len(us)) {
 			t.Fatalf("unknown key: %+v %v", sp, err)
 		}
 
@@ -581,8 +581,8 @@ func TestUsageRetention(t *testing.T) {
 		now := time.Now()
 		old := now.Add(-projections.HourlyRetention - 2*time.Hour)
 		us := []events.Usage{
-			{ID: "old", Time: old, KeyID: "k1", Platform: "codex", Model: "gpt-5", Status: 200, Outcome: events.OutcomeOK, CostMicros: 5, Priced: true},
-			{ID: "new", Time: now, KeyID: "k1", Platform: "codex", Model: "gpt-5", Status: 200, Outcome: events.OutcomeOK, CostMicros: 7, Priced: true},
+			{ID: "old", Time: old, KeyID: "k1", Platform: "codex", Model: "gpt-5", Status: 200, Outcome: events.OutcomeOK, CostNanos: 5, Priced: true},
+			{ID: "new", Time: now, KeyID: "k1", Platform: "codex", Model: "gpt-5", Status: 200, Outcome: events.OutcomeOK, CostNanos: 7, Priced: true},
 		}
 		stApplyAll(t, s, us, time.UTC)
 		hours := func(at time.Time) int64 {
@@ -590,20 +590,20 @@ func TestUsageRetention(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			return sr.Total.CostMicros
+			return sr.Total.CostNanos
 		}
 		days := func(at time.Time) int64 {
 			sr, err := s.UsageSeries(ctx, store.SeriesFilter{GroupBy: projections.GranDay, From: at, To: at, KeyID: "k1"})
 			if err != nil {
 				t.Fatal(err)
 			}
-			return sr.Total.CostMicros
+			return sr.Total.CostNanos
 		}
 		if hours(old) != 0 || days(old) != 5 || hours(now) != 7 {
 			t.Fatalf("old hour %d (want 0: expired), old day %d, new hour %d", hours(old), days(old), hours(now))
 		}
-		if st, _ := s.KeyStats(ctx, "k1", store.StatsRange{Now: now}); st.Total.CostMicros != 12 {
-			t.Fatalf("all time %d", st.Total.CostMicros)
+		if st, _ := s.KeyStats(ctx, "k1", store.StatsRange{Now: now}); st.Total.CostNanos != 12 {
+			t.Fatalf("all time %d", st.Total.CostNanos)
 		}
 		if b.Embedded() {
 			b.Mini.FastForward(projections.HourlyRetention + 2*time.Hour)

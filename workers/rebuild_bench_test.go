@@ -42,7 +42,7 @@ func BenchmarkRebuild(b *testing.B) {
 			ID: fmt.Sprintf("bench-%08d", i), Time: now.Add(-time.Duration(i) * time.Second), KeyID: fmt.Sprintf("k%04d", i%200),
 			AccountID: fmt.Sprintf("a%d", i%4), Platform: events.PlatformClaudeConsole, Model: "claude-sonnet-4-5", Status: 200,
 			Outcome: events.OutcomeOK, Attempts: 1, Tokens: events.Tokens{InputTokens: int64(i % 5000), OutputTokens: 300, CacheReadTokens: 9000},
-			CostMicros: int64(i % 9000), Priced: true, TTFTMs: 700,
+			CostNanos: int64(i % 9000), Priced: true, TTFTMs: 700,
 		}
 		env, err := events.NewWithID(u.ID, events.UsageRecorded, u.Time, "key:"+u.KeyID, u.ID, u)
 		if err != nil {

@@ -63,11 +63,11 @@ func rbHistory(t testing.TB, js jetstream.JetStream, i int, now time.Time) (cfg,
 			// a test compares.
 			ID: fmt.Sprintf("r%04d-%d", i, j), Time: now.Add(-time.Duration(i*j) * time.Second), KeyID: id, AccountID: acct,
 			Platform: events.PlatformCodex, Model: "gpt-5", Status: 200, Outcome: events.OutcomeOK, Attempts: 1,
-			Tokens:     events.Tokens{InputTokens: int64(100 * (i + j)), OutputTokens: int64(10 * i), CacheReadTokens: int64(j)},
-			CostMicros: int64(1000*i + j), Priced: true, TTFTMs: int64(j),
+			Tokens:    events.Tokens{InputTokens: int64(100 * (i + j)), OutputTokens: int64(10 * i), CacheReadTokens: int64(j)},
+			CostNanos: int64(1000*i + j), Priced: true, TTFTMs: int64(j),
 		}
 		if j == 2 {
-			u.Outcome, u.Status, u.Tokens, u.CostMicros = events.OutcomeRefused, 429, events.Tokens{}, 0
+			u.Outcome, u.Status, u.Tokens, u.CostNanos = events.OutcomeRefused, 429, events.Tokens{}, 0
 		}
 		usage = rbPublish(t, js, events.UsageSubject(u.Platform, u.KeyID), events.UsageRecorded, u.Time, u)
 	}
@@ -166,7 +166,7 @@ func TestRebuildGenerationSameDigest(t *testing.T) {
 		if after, _ := st.Digest(ctx); after != before {
 			t.Fatal("digest changed by a second rebuild")
 		}
-		if n := len(b.Client.Keys(ctx, "relay:v1:g1:*").Val()); n != 0 {
+		if n := len(b.Client.Keys(ctx, "relay:v2:g1:*").Val()); n != 0 {
 			t.Fatalf("%d keys of the old generation left", n)
 		}
 		for _, r := range res.Projections {
@@ -238,10 +238,10 @@ func TestRebuildGenerationWhileLiveWorkersRun(t *testing.T) {
 		stop()
 		want, _ := fresh.Digest(ctx)
 		if got != want {
-			rbDiff(t, b, "relay:v1:g1:", "check:")
+			rbDiff(t, b, "relay:v2:g1:", "check:")
 			t.Fatal("the live generation after the handover differs from a fresh fold of the streams")
 		}
-		if n := len(b.Client.Keys(ctx, "relay:v1:key:*").Val()); n != 0 {
+		if n := len(b.Client.Keys(ctx, "relay:v2:key:*").Val()); n != 0 {
 			t.Fatalf("%d documents of generation 0 left after the switch", n)
 		}
 	})

@@ -54,7 +54,7 @@ func rdEvents(n int, seed uint64) []events.Usage {
 		}
 		if u.Outcome != events.OutcomeRefused {
 			u.Tokens = events.Tokens{InputTokens: r.Int64N(5000), OutputTokens: r.Int64N(800), CacheReadTokens: r.Int64N(20000), CacheCreateTokens: r.Int64N(500)}
-			u.CostMicros, u.Priced = pricing.Builtin().Cost(model, u.Tokens)
+			u.CostNanos, u.Priced = pricing.Builtin().Cost(model, u.Tokens)
 			u.TTFTMs = 1 + r.Int64N(900)
 		}
 		out[i] = u

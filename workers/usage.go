@@ -59,52 +59,79 @@ func (p *UsageProjector) Apply(ctx context.Context, env events.Envelope) error {
 	if err != nil {
 		return Permanent(err)
 	}
-	u, ok := v.(*events.Usage)
-	if !ok {
+	switch e := v.(type) {
+	case *events.Usage:
+		if e.Time.IsZero() {
+			e.Time = env.Time
+		}
+		applied, err := p.store.ApplyUsage(ctx, env.Seq, projections.UsageDeltas(*e, p.opts), p.opts.Loc)
+		if err != nil {
+			return err
+		}
+		if applied {
+			p.m.observe(*e)
+		}
+	case *events.RefusalsCounted:
+		if e.Time.IsZero() {
+			e.Time = env.Time
+		}
+		applied, err := p.store.ApplyUsage(ctx, env.Seq, projections.RefusalDeltas(*e, p.opts), p.opts.Loc)
+		if err != nil {
+			return err
+		}
+		if applied {
+			p.m.observeRefusals(*e)
+		}
+	default:
 		return Permanent(fmt.Errorf("workers: %s is not a usage event", env.Type))
-	}
-	if u.Time.IsZero() {
-		u.Time = env.Time
-	}
-	applied, err := p.store.ApplyUsage(ctx, env.Seq, projections.UsageDeltas(*u, p.opts), p.opts.Loc)
-	if err != nil {
-		return err
-	}
-	if applied {
-		p.m.observe(*u)
 	}
 	return nil
 }
 
 // usageMetrics are counted from applied usage events.
 // ApplyBatch implements Batcher: the events' deltas are merged
-// (projections.UsageBatchDeltas) and applied in one script call. It reports false, having applied nothing, when an
-// event does not decode or was applied before; the runner then applies the
-// events one by one.
+// (projections.UsageBatchDeltas, plus projections.RefusalDeltas of the
+// counts of refusals) and applied in one script call. It reports false,
+// having applied nothing, when an event does not decode or was applied
+// before; the runner then applies the events one by one.
 func (p *UsageProjector) ApplyBatch(ctx context.Context, envs []events.Envelope) (bool, error) {
 	us := make([]events.Usage, 0, len(envs))
+	var counts []events.RefusalsCounted
 	seqs := make([]uint64, 0, len(envs))
 	for _, env := range envs {
 		v, err := events.Decode(env)
 		if err != nil {
 			return false, nil
 		}
-		u, ok := v.(*events.Usage)
-		if !ok {
+		switch e := v.(type) {
+		case *events.Usage:
+			if e.Time.IsZero() {
+				e.Time = env.Time
+			}
+			us = append(us, *e)
+		case *events.RefusalsCounted:
+			if e.Time.IsZero() {
+				e.Time = env.Time
+			}
+			counts = append(counts, *e)
+		default:
 			return false, nil
 		}
-		if u.Time.IsZero() {
-			u.Time = env.Time
-		}
-		us = append(us, *u)
 		seqs = append(seqs, env.Seq)
 	}
-	applied, err := p.store.ApplyUsageBatch(ctx, seqs, projections.UsageBatchDeltas(us, p.opts), p.opts.Loc)
+	deltas := projections.UsageBatchDeltas(us, p.opts)
+	for _, c := range counts {
+		deltas = append(deltas, projections.RefusalDeltas(c, p.opts)...)
+	}
+	applied, err := p.store.ApplyUsageBatch(ctx, seqs, deltas, p.opts.Loc)
 	if err != nil || !applied {
 		return false, err
 	}
 	for _, u := range us {
 		p.m.observe(u)
+	}
+	for _, c := range counts {
+		p.m.observeRefusals(c)
 	}
 	return true, nil
 }
@@ -154,6 +181,16 @@ func usageLabel(s, empty string) string {
 	return s
 }
 
+// observeRefusals counts a count of refusals as that many refused
+// requests.
+func (m *usageMetrics) observeRefusals(c events.RefusalsCounted) {
+	if c.Count <= 0 {
+		return
+	}
+	m.requests.WithLabelValues(usageLabel(c.Platform, "unknown"), events.OutcomeRefused).Add(float64(c.Count))
+	m.refusals.WithLabelValues(events.RefusalReason(c.Reason)).Add(float64(c.Count))
+}
+
 func (m *usageMetrics) observe(u events.Usage) {
 	platform := usageLabel(u.Platform, "unknown")
 	m.requests.WithLabelValues(platform, usageLabel(u.Outcome, "unknown")).Inc()
@@ -180,8 +217,8 @@ func (m *usageMetrics) observe(u events.Usage) {
 			m.tokens.WithLabelValues(platform, model, k.kind).Add(float64(k.n))
 		}
 	}
-	if u.CostMicros > 0 {
-		m.cost.WithLabelValues(platform, model).Add(pricing.MicrosToUSD(u.CostMicros))
+	if n := u.Nanos(); n > 0 {
+		m.cost.WithLabelValues(platform, model).Add(pricing.NanosToUSD(n))
 	}
 }
 

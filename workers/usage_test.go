@@ -92,7 +92,7 @@ func usageEvents(n int, now time.Time) []events.Usage {
 			u.Outcome, u.Status, u.AccountID, u.Reason = events.OutcomeRefused, 429, "", []string{"concurrency", "daily_cost"}[r.IntN(2)]
 		} else {
 			u.Tokens = events.Tokens{InputTokens: r.Int64N(9000), OutputTokens: r.Int64N(900), CacheReadTokens: r.Int64N(90000), CacheCreateTokens: r.Int64N(900)}
-			u.CostMicros, u.Priced = pricing.Builtin().Cost(model, u.Tokens)
+			u.CostNanos, u.Priced = pricing.Builtin().Cost(model, u.Tokens)
 			u.TTFTMs = r.Int64N(900)
 		}
 		out[i] = u
@@ -165,8 +165,8 @@ func TestUsageProjector(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		last = usagePublish(t, js, events.Usage{ID: "after-bad", Time: now, KeyID: "key0", Platform: "codex", Model: "gpt-5-mini", Status: 200, Outcome: events.OutcomeOK, Priced: true, CostMicros: 1})
-		us = append(us, events.Usage{ID: "after-bad", Time: now, KeyID: "key0", Platform: "codex", Model: "gpt-5-mini", Status: 200, Outcome: events.OutcomeOK, Priced: true, CostMicros: 1})
+		last = usagePublish(t, js, events.Usage{ID: "after-bad", Time: now, KeyID: "key0", Platform: "codex", Model: "gpt-5-mini", Status: 200, Outcome: events.OutcomeOK, Priced: true, CostNanos: 1})
+		us = append(us, events.Usage{ID: "after-bad", Time: now, KeyID: "key0", Platform: "codex", Model: "gpt-5-mini", Status: 200, Outcome: events.OutcomeOK, Priced: true, CostNanos: 1})
 		if last != badSeq+1 || last != uint64(len(us)+1) {
 			t.Fatalf("sequences: bad %d, last %d, events %d", badSeq, last, len(us))
 		}
@@ -193,7 +193,7 @@ func TestUsageProjector(t *testing.T) {
 				c.OutputTokens += u.OutputTokens
 				c.CacheCreateTokens += u.CacheCreateTokens
 				c.CacheReadTokens += u.CacheReadTokens
-				c.CostMicros += u.CostMicros
+				c.CostNanos += u.CostNanos
 			}
 			return c
 		}
@@ -254,7 +254,7 @@ func TestUsageProjector(t *testing.T) {
 					unpriced++
 				}
 				input += float64(u.InputTokens)
-				cost += u.CostMicros
+				cost += u.CostNanos
 			}
 			if got := usageMetric(t, reg, "relay_usage_requests_total", nil); got != float64(len(us)) {
 				t.Fatalf("requests metric %v, want %d", got, len(us))
@@ -268,8 +268,8 @@ func TestUsageProjector(t *testing.T) {
 			if got := usageMetric(t, reg, "relay_usage_tokens_total", map[string]string{"kind": "input"}); got != input {
 				t.Fatalf("input tokens metric %v, want %v", got, input)
 			}
-			if got := usageMetric(t, reg, "relay_usage_cost_usd_total", nil); math.Abs(got-pricing.MicrosToUSD(cost)) > 1e-6 {
-				t.Fatalf("cost metric %v, want %v", got, pricing.MicrosToUSD(cost))
+			if got := usageMetric(t, reg, "relay_usage_cost_usd_total", nil); math.Abs(got-pricing.NanosToUSD(cost)) > 1e-6 {
+				t.Fatalf("cost metric %v, want %v", got, pricing.NanosToUSD(cost))
 			}
 			if got := usageMetric(t, reg, "relay_usage_tokens_total", map[string]string{"model": "gpt-6.1-sol"}); got != 0 {
 				t.Fatalf("an unpriced model got a label of its own")
@@ -350,7 +350,7 @@ func TestUsageProjectorMetricsCountAppliedOnce(t *testing.T) {
 		reg := prometheus.NewRegistry()
 		p := workers.NewUsageProjector(store.New(b.Client, ""), projections.UsageOptions{}, reg)
 		u := events.Usage{ID: "r1", Time: time.Now(), KeyID: "k", Platform: events.PlatformClaudeConsole, Model: "claude-haiku-4-5-20251001",
-			Status: 200, Outcome: events.OutcomeOK, Priced: true, CostMicros: 2_500_000, Tokens: events.Tokens{InputTokens: 7, OutputTokens: 3}}
+			Status: 200, Outcome: events.OutcomeOK, Priced: true, CostNanos: 2_500_000_000, Tokens: events.Tokens{InputTokens: 7, OutputTokens: 3}}
 		env := usageEnvelope(t, u)
 		env.Seq = 1
 		for range 3 {
@@ -372,6 +372,77 @@ func TestUsageProjectorMetricsCountAppliedOnce(t *testing.T) {
 			if got := usageMetric(t, reg, m.name, m.match); got != m.want {
 				t.Errorf("%s%v = %v, want %v", m.name, m.match, got, m.want)
 			}
+		}
+	})
+}
+
+// Counts of refusals fold into the key's refused statistic once each: a
+// republished count (same id) is stored once, a redelivered one (same
+// sequence applied again, alone or in a batch) is applied once, and old
+// per-request refusals in the same stream still count one each.
+func TestUsageProjectorRefusalCountsNeverDoubleCount(t *testing.T) {
+	redistest.ForEach(t, func(t *testing.T, b redistest.Backend) {
+		ctx := context.Background()
+		ns := natstest.Start(t)
+		_, js := ns.Connect(t)
+		st := store.New(b.Client, "")
+		reg, _ := usageRun(t, js, st, time.UTC)
+		now := time.Now().UTC()
+		minute := now.Truncate(time.Minute)
+		count := func(edge, reason string, n int64) events.Envelope {
+			c := events.RefusalsCounted{KeyID: "k1", Platform: events.PlatformClaudeConsole, Outcome: events.OutcomeRefused,
+				Reason: reason, Time: minute, Count: n, First: minute, Last: minute.Add(time.Second), Edge: edge}
+			env, err := events.NewWithID(events.RefusalsCountedID(edge, c.KeyID, c.Platform, reason, minute, 0),
+				events.UsageRefusalsCounted, minute, "", "", c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return env
+		}
+		subject := events.UsageSubject(events.PlatformClaudeConsole, "k1")
+		var last uint64
+		for _, env := range []events.Envelope{count("e1", "requests", 1500), count("e1", "requests", 1500), count("e2", "requests", 400), count("e1", "concurrency", 100)} {
+			seq, err := streams.Publish(ctx, js, subject, env, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			last = seq
+		}
+		last = usagePublish(t, js, events.Usage{ID: "old-refusal", Time: now, KeyID: "k1", Platform: events.PlatformClaudeConsole,
+			Status: 429, Outcome: events.OutcomeRefused, Reason: "requests"})
+		if last != 4 {
+			t.Fatalf("the republished count was stored again: last sequence %d, want 4", last)
+		}
+		usageWait(t, st, last)
+
+		// Redelivery: the projector sees sequences it applied already.
+		p := workers.NewUsageProjector(st, projections.UsageOptions{}, nil)
+		again := count("e1", "requests", 1500)
+		again.Seq = 1
+		for range 3 {
+			if err := p.Apply(ctx, again); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if ok, err := p.ApplyBatch(ctx, []events.Envelope{again}); err != nil || ok {
+			t.Fatalf("a batch of applied sequences: applied %v, %v", ok, err)
+		}
+
+		const want = 1500 + 400 + 100 + 1
+		for _, r := range []store.StatsRange{{Now: now}, {Days: 1, Now: now}} {
+			s, err := st.KeyStats(ctx, "k1", r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s.Total.Refused != want || s.Total.Requests != 0 {
+				t.Fatalf("key stats %+v: refused %d, requests %d; want refused %d", r, s.Total.Refused, s.Total.Requests, want)
+			}
+			if s.LastUsedAt.IsZero() {
+				t.Fatal("a counted refusal left lastUsedAt unset")
+			}
+		}
+		if got := usageMetric(t, reg, "relay_usage_refusals_total", map[string]string{"reason": "requests"}); got != 1500+400+1 {
+			t.Fatalf("refusals metric %v, want %d", got, 1500+400+1)
 		}
 	})
 }

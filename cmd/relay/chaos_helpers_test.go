@@ -46,11 +46,11 @@ const (
 )
 
 // chaosModel and chaosUsage are what every request asks and gets; each
-// costs chaosCost micro-dollars.
+// costs chaosCost nano-dollars: 120×3 + 33×15 + 10×3.75 + 20×6 + 7×0.3 µ$.
 const (
 	chaosModel = "claude-sonnet-4-5-20250929"
 	chaosBody  = `{"model":"` + chaosModel + `","max_tokens":100,"stream":true,"messages":[{"role":"user","content":"hi"}]}`
-	chaosCost  = 1015
+	chaosCost  = 1_014_600
 )
 
 var chaosUsage = upstreamtest.Usage{InputTokens: 120, OutputTokens: 33, CacheCreation5m: 10, CacheCreation1h: 20, CacheRead: 7}
@@ -374,7 +374,8 @@ func chaosWait(t *testing.T, within time.Duration, what string, cond func() bool
 	}
 }
 
-// chaosUsageEvents reads every usage event of the USAGE stream, in order.
+// chaosUsageEvents reads every usage.recorded event of the USAGE stream, in
+// order.
 func chaosUsageEvents(t *testing.T, js jetstream.JetStream) []events.Usage {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -404,7 +405,9 @@ func chaosUsageEvents(t *testing.T, js jetstream.JetStream) []events.Usage {
 		if err != nil {
 			t.Fatal(err)
 		}
-		out = append(out, *v.(*events.Usage))
+		if u, ok := v.(*events.Usage); ok { // counts of refusals are not requests' events
+			out = append(out, *u)
+		}
 	}
 	return out
 }
@@ -426,8 +429,8 @@ func chaosCheckLedger(t *testing.T, property string, us []events.Usage, complete
 		switch {
 		case !ok:
 			t.Errorf("%s: request %s reached message_stop but has no usage event", property, id)
-		case u.Tokens != chaosTokens || u.CostMicros != chaosCost:
-			t.Errorf("%s: request %s recorded %+v (%d µ$), the client saw %+v (%d µ$)", property, id, u.Tokens, u.CostMicros, chaosTokens, chaosCost)
+		case u.Tokens != chaosTokens || u.CostNanos != chaosCost:
+			t.Errorf("%s: request %s recorded %+v (%d n$), the client saw %+v (%d n$)", property, id, u.Tokens, u.CostNanos, chaosTokens, chaosCost)
 		}
 	}
 	return byID

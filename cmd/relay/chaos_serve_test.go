@@ -212,14 +212,14 @@ func chaosSmoke(t *testing.T, base string, up *upstreamtest.Server, usage func()
 		Total struct {
 			Requests    int64 `json:"requests"`
 			InputTokens int64 `json:"inputTokens"`
-			CostMicros  int64 `json:"costMicros"`
+			CostNanos   int64 `json:"costNanos"`
 		} `json:"total"`
 	}
 	chaosWait(t, 20*time.Second, "the request in the key's statistics", func() bool {
 		admin.do(t, http.StatusOK, http.MethodGet, "/api/v2/keys/"+id+"/stats", nil, &stats)
 		return stats.Total.Requests == 1
 	})
-	if stats.Total.InputTokens != int64(chaosTokens.InputTokens) || stats.Total.CostMicros != chaosCost {
+	if stats.Total.InputTokens != int64(chaosTokens.InputTokens) || stats.Total.CostNanos != chaosCost {
 		t.Fatalf("property 19: statistics %+v", stats.Total)
 	}
 	if usage != nil {

@@ -107,7 +107,7 @@ func TestChaosWorkerCrashesLoseNothing(t *testing.T) {
 	caughtUp := time.Since(loadDone)
 	ctx := context.Background()
 	for _, p := range []string{store.ProjectionConfig, store.ProjectionState, store.ProjectionUsage} {
-		if n := rb.Client.SCard(ctx, "relay:v1:cp:"+p+":pending").Val(); n != 0 {
+		if n := rb.Client.SCard(ctx, "relay:v2:cp:"+p+":pending").Val(); n != 0 {
 			t.Errorf("property 1: %s holds %d sequences above its watermark", p, n)
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"strconv"
@@ -37,6 +38,12 @@ type config struct {
 	ShutdownGrace time.Duration
 	BodyLimit     int64
 	TZ            string
+	// TrustedProxies are the peers whose X-Forwarded-For names the client.
+	TrustedProxies []netip.Prefix
+
+	// UsageMaxBytes, StateMaxBytes and ConfigMaxBytes cap the streams'
+	// sizes (0: no cap of its own).
+	UsageMaxBytes, StateMaxBytes, ConfigMaxBytes int64
 }
 
 // loadConfig reads the environment through getenv and reports every invalid
@@ -94,6 +101,21 @@ func loadConfig(getenv func(string) string) (config, error) {
 		BodyLimit:     int64(num("BODY_LIMIT_MB", 32, 1, 1024)) << 20,
 		TZ:            str("TZ", "UTC"),
 	}
+	for _, v := range []struct {
+		name string
+		into *int64
+	}{{"USAGE_MAX_BYTES", &c.UsageMaxBytes}, {"STATE_MAX_BYTES", &c.StateMaxBytes}, {"CONFIG_MAX_BYTES", &c.ConfigMaxBytes}} {
+		raw := strings.TrimSpace(getenv(v.name))
+		if raw == "" {
+			continue
+		}
+		n, err := parseBytes(raw)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s=%q: want a size such as 0 (no cap), 512MB or 10GB", v.name, raw))
+			continue
+		}
+		*v.into = n
+	}
 	if v := strings.TrimSpace(getenv("NATS_SYNC")); v != "" && v != "always" {
 		d, err := parseDuration(v)
 		if err != nil || d <= 0 || d > time.Minute {
@@ -101,6 +123,11 @@ func loadConfig(getenv func(string) string) (config, error) {
 		} else {
 			c.NATSSync = d
 		}
+	}
+	if tp, err := parseTrustedProxies(getenv("TRUSTED_PROXIES")); err != nil {
+		errs = append(errs, err)
+	} else {
+		c.TrustedProxies = tp
 	}
 	redisURL, err := redisURLFrom(getenv)
 	if err != nil {
@@ -149,7 +176,19 @@ func redisURLFrom(getenv func(string) string) (string, error) {
 	if port == "" {
 		port = "6379"
 	}
-	u := url.URL{Scheme: "redis", Host: net.JoinHostPort(host, port), Path: "/" + getenv("REDIS_DB")}
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		return "", fmt.Errorf("REDIS_PORT=%q: want a port number", port)
+	}
+	db := getenv("REDIS_DB")
+	if n, err := strconv.Atoi(db); db != "" && (err != nil || n < 0) {
+		return "", fmt.Errorf("REDIS_DB=%q: want a database number", db)
+	}
+	// REDIS_ENABLE_TLS is Claude Relay Service's switch for TLS to Redis.
+	scheme := "redis"
+	if tls, _ := strconv.ParseBool(getenv("REDIS_ENABLE_TLS")); tls {
+		scheme = "rediss"
+	}
+	u := url.URL{Scheme: scheme, Host: net.JoinHostPort(host, port), Path: "/" + db}
 	if p := getenv("REDIS_PASSWORD"); p != "" {
 		u.User = url.UserPassword("", p)
 	}
@@ -175,4 +214,53 @@ func parseDuration(s string) (time.Duration, error) {
 		return d + r, nil
 	}
 	return time.ParseDuration(s)
+}
+
+// parseTrustedProxies reads TRUSTED_PROXIES: a comma-separated list of
+// CIDR prefixes or single addresses ("" = none).
+func parseTrustedProxies(v string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, f := range strings.Split(v, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		p, err := netip.ParsePrefix(f)
+		if err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(f)
+		if err != nil || a.Zone() != "" {
+			return nil, fmt.Errorf("TRUSTED_PROXIES: %q is not an IP address or CIDR prefix", f)
+		}
+		a = a.Unmap()
+		out = append(out, netip.PrefixFrom(a, a.BitLen()))
+	}
+	return out, nil
+}
+
+// parseBytes reads a size: a number of bytes, or a number with a unit, KB,
+// MB, GB, TB (powers of 1000) or KiB, MiB, GiB, TiB (powers of 1024), case
+// not significant.
+func parseBytes(s string) (int64, error) {
+	s = strings.TrimSpace(s)
+	i := strings.IndexFunc(s, func(r rune) bool { return r < '0' || r > '9' })
+	num, unit := s, ""
+	if i >= 0 {
+		num, unit = s[:i], strings.ToLower(strings.TrimSpace(s[i:]))
+	}
+	n, err := strconv.ParseInt(num, 10, 64)
+	if err != nil || n < 0 {
+		return 0, errors.New("not a size")
+	}
+	mult := map[string]int64{
+		"": 1, "b": 1,
+		"kb": 1e3, "mb": 1e6, "gb": 1e9, "tb": 1e12,
+		"kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30, "tib": 1 << 40,
+	}[unit]
+	if mult == 0 || n > (1<<62)/mult {
+		return 0, errors.New("not a size")
+	}
+	return n * mult, nil
 }

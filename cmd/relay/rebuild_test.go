@@ -54,7 +54,7 @@ func TestRebuildCommandAfterFlushAll(t *testing.T) {
 					events.AccountStateMarkedData{AccountID: "a1", State: events.StateRateLimited, Until: time.Now().Add(time.Hour)})
 				publish(store.ProjectionUsage, events.UsageSubject(events.PlatformCodex, id), events.UsageRecorded, events.Usage{
 					ID: "r" + id, Time: time.Now().UTC(), KeyID: id, AccountID: "a1", Platform: events.PlatformCodex, Model: "gpt-5",
-					Status: 200, Outcome: events.OutcomeOK, Tokens: events.Tokens{InputTokens: 10, OutputTokens: int64(i)}, CostMicros: int64(i), Priced: true,
+					Status: 200, Outcome: events.OutcomeOK, Tokens: events.Tokens{InputTokens: 10, OutputTokens: int64(i)}, CostNanos: int64(i), Priced: true,
 				})
 			}
 			wait, cancel := context.WithTimeout(ctx, 30*time.Second)

@@ -30,10 +30,14 @@ Streams the usage ledger (the USAGE stream) to stdout, oldest first.
   --key, --account, --model, --platform, --outcome LIST
                          keep matching events (comma lists; model as requested)
   --format ndjson|csv    ndjson (default): each usage event as recorded, one
-                         per line; csv: a header and one row per event
+                         per line, counts of refused requests included
+                         (outcome "refused", with their "count"); csv: a
+                         header and one row per request that passed the
+                         checks (counts of refusals have no row)
   --group-by LIST        aggregates instead of events, per day, hour, key,
                          account, model, platform (comma list): requests,
-                         refused, tokens, cost (USD, 6 decimals)
+                         refused (counts of refusals added up), tokens, cost
+                         (USD, 6 decimals)
   --reprice FILE         per key (or per --group-by): recorded cost, cost
                          recomputed with price file FILE, difference
   --follow               keep streaming new events (until --until or Ctrl-C)
@@ -266,7 +270,7 @@ func runReplay(ctx context.Context, args []string, getenv func(string) string, s
 	if repriced != nil {
 		t := repriced.Total()
 		fmt.Fprintf(stderr, "replay: %d events: recorded %s USD, recomputed %s USD, difference %s USD (%d unpriced by the new table)\n",
-			t.Events, pricing.FormatUSD(t.RecordedMicros), pricing.FormatUSD(t.RecomputedMicros), pricing.FormatUSD(t.DifferenceMicros()), t.Unpriced)
+			t.Events, pricing.FormatUSD(t.RecordedNanos), pricing.FormatUSD(t.RecomputedNanos), pricing.FormatUSD(t.DifferenceNanos()), t.Unpriced)
 	}
 	return nil
 }

@@ -46,9 +46,9 @@ func replayPublish(t *testing.T, js jetstream.JetStream, n int) []replayEvent {
 		if i%5 == 4 {
 			u.Outcome, u.Status, u.Tokens = events.OutcomeRefused, 429, events.Tokens{}
 		}
-		u.CostMicros, u.Priced = pricing.Builtin().Cost(u.Model, u.Tokens)
+		u.CostNanos, u.Priced = pricing.Builtin().Cost(u.Model, u.Tokens)
 		if u.Outcome == events.OutcomeRefused {
-			u.CostMicros = 0
+			u.CostNanos = 0
 		}
 		env, err := events.NewWithID(u.ID, events.UsageRecorded, u.Time, "key:"+u.KeyID, u.ID, u)
 		if err != nil {
@@ -151,10 +151,10 @@ func TestReplayCommandOutputs(t *testing.T) {
 	t.Run("time travel", func(t *testing.T) {
 		code, out, _ := runRelay(env, "replay", "--until", cut.Format(time.RFC3339Nano), "--key", "key1", "--group-by", "key")
 		var row struct {
-			KeyID      string `json:"keyId"`
-			Requests   int64  `json:"requests"`
-			Refused    int64  `json:"refused"`
-			CostMicros int64  `json:"costMicros"`
+			KeyID     string `json:"keyId"`
+			Requests  int64  `json:"requests"`
+			Refused   int64  `json:"refused"`
+			CostNanos int64  `json:"costNanos"`
 		}
 		if err := json.Unmarshal([]byte(out), &row); code != 0 || err != nil {
 			t.Fatalf("exit %d %v: %s", code, err, out)
@@ -167,10 +167,10 @@ func TestReplayCommandOutputs(t *testing.T) {
 				} else {
 					req++
 				}
-				cost += e.u.CostMicros
+				cost += e.u.CostNanos
 			}
 		}
-		if row.KeyID != "key1" || row.Requests != req || row.Refused != ref || row.CostMicros != cost || cost == 0 {
+		if row.KeyID != "key1" || row.Requests != req || row.Refused != ref || row.CostNanos != cost || cost == 0 {
 			t.Fatalf("row %+v, want %d requests %d refused %d µ$", row, req, ref, cost)
 		}
 	})
@@ -186,11 +186,11 @@ func TestReplayCommandOutputs(t *testing.T) {
 			t.Fatalf("exit %d %v: %v", code, err, rows)
 		}
 		for _, r := range rows[1:] {
-			if r[5] != "0.000000" {
+			if r[5] != "0.000000000" {
 				t.Fatalf("key %s: difference %s with the same prices", r[0], r[5])
 			}
 		}
-		if !strings.Contains(errs, "difference 0.000000 USD") {
+		if !strings.Contains(errs, "difference 0.000000000 USD") {
 			t.Fatalf("stderr %q", errs)
 		}
 	})
@@ -268,5 +268,80 @@ func TestReplayCommandFollow(t *testing.T) {
 	r := <-done
 	if r.code != 0 || r.out != ndjson(append(first, later...)) {
 		t.Fatalf("exit %d, stderr %q, stdout:\n%s", r.code, r.stderr, r.out)
+	}
+}
+
+// Counts of refused requests (usage.refusals_counted) in the ledger: NDJSON
+// shows them as stored (outcome refused, with their count), --group-by
+// counts them in its refused column with the old per-request refusals,
+// and CSV rows stay one per request, so counts have none.
+func TestReplayCommandCountsRefusals(t *testing.T) {
+	ns := natstest.Start(t)
+	_, js := ns.Connect(t)
+	evs := replayPublish(t, js, 10) // two old per-request refusals among them
+	ctx := context.Background()
+	minute := time.Now().UTC().Truncate(time.Minute)
+	var counts []replayEvent
+	for i, n := range []int64{1500, 7} {
+		c := events.RefusalsCounted{KeyID: fmt.Sprintf("key%d", i), Platform: events.PlatformClaudeConsole, Outcome: events.OutcomeRefused,
+			Reason: "requests", Time: minute, Count: n, First: minute, Last: minute.Add(time.Second), Edge: "edge-a"}
+		env, err := events.NewWithID(events.RefusalsCountedID(c.Edge, c.KeyID, c.Platform, c.Reason, minute, 1), events.UsageRefusalsCounted, minute, "", "", c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := streams.Publish(ctx, js, events.UsageSubject(c.Platform, c.KeyID), env, nil); err != nil {
+			t.Fatal(err)
+		}
+		counts = append(counts, replayEvent{data: env.Data})
+	}
+	env := map[string]string{"NATS_URL": ns.ClientURL()}
+
+	if code, out, _ := runRelay(env, "replay"); code != 0 || out != ndjson(append(append([]replayEvent{}, evs...), counts...)) {
+		t.Fatalf("ndjson: exit %d:\n%s", code, out)
+	}
+	code, out, _ := runRelay(env, "replay", "--format", "csv")
+	rows, err := csv.NewReader(strings.NewReader(out)).ReadAll()
+	if code != 0 || err != nil || len(rows) != 1+len(evs) {
+		t.Fatalf("csv: exit %d %v, %d rows for %d usage events", code, err, len(rows), len(evs))
+	}
+	code, out, _ = runRelay(env, "replay", "--group-by", "key")
+	if code != 0 {
+		t.Fatalf("group-by: exit %d", code)
+	}
+	type row struct {
+		KeyID    string `json:"keyId"`
+		Requests int64  `json:"requests"`
+		Refused  int64  `json:"refused"`
+	}
+	want := map[string]row{}
+	for _, e := range evs {
+		r := want[e.u.KeyID]
+		r.KeyID = e.u.KeyID
+		if e.u.Outcome == events.OutcomeRefused {
+			r.Refused++
+		} else {
+			r.Requests++
+		}
+		want[e.u.KeyID] = r
+	}
+	for i, n := range []int64{1500, 7} {
+		r := want[fmt.Sprintf("key%d", i)]
+		r.Refused += n
+		want[r.KeyID] = r
+	}
+	dec := json.NewDecoder(strings.NewReader(out))
+	got := map[string]row{}
+	for dec.More() {
+		var r row
+		if err := dec.Decode(&r); err != nil {
+			t.Fatal(err)
+		}
+		got[r.KeyID] = r
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("group-by key:\n%v\nwant\n%v", got, want)
+	}
+	if code, out, _ := runRelay(env, "replay", "--outcome", "refused", "--key", "key1"); code != 0 || !strings.Contains(out, `"count":7`) {
+		t.Fatalf("--outcome refused: exit %d:\n%s", code, out)
 	}
 }

@@ -216,3 +216,30 @@ func TestNATSSyncSetting(t *testing.T) {
 		}
 	}
 }
+
+// USAGE_MAX_BYTES, STATE_MAX_BYTES and CONFIG_MAX_BYTES read sizes with
+// units, default to no cap, and refuse what is not a size.
+func TestStreamByteCapSettings(t *testing.T) {
+	env := map[string]string{"USAGE_MAX_BYTES": "10GB", "STATE_MAX_BYTES": "512MiB", "CONFIG_MAX_BYTES": "1048576"}
+	cfg, err := loadConfig(func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.UsageMaxBytes != 10e9 || cfg.StateMaxBytes != 512<<20 || cfg.ConfigMaxBytes != 1<<20 {
+		t.Fatalf("caps %d %d %d", cfg.UsageMaxBytes, cfg.StateMaxBytes, cfg.ConfigMaxBytes)
+	}
+	if cfg, err := loadConfig(func(string) string { return "" }); err != nil || cfg.UsageMaxBytes != 0 || cfg.StateMaxBytes != 0 || cfg.ConfigMaxBytes != 0 {
+		t.Fatalf("defaults: %+v %v", cfg, err)
+	}
+	for _, bad := range []string{"-1", "lots", "10XB", "1.5GB", "99999999999TB"} {
+		_, err := loadConfig(func(k string) string {
+			if k == "USAGE_MAX_BYTES" {
+				return bad
+			}
+			return ""
+		})
+		if err == nil || !strings.Contains(err.Error(), "USAGE_MAX_BYTES") {
+			t.Errorf("USAGE_MAX_BYTES=%q: %v", bad, err)
+		}
+	}
+}

@@ -145,6 +145,7 @@ func runServer(ctx context.Context, role string, args []string, getenv func(stri
 
 	sopts := streams.Defaults()
 	sopts.Replicas, sopts.UsageMaxAge = cfg.NATSReplicas, cfg.UsageMaxAge
+	sopts.UsageMaxBytes, sopts.StateMaxBytes, sopts.ConfigMaxBytes = cfg.UsageMaxBytes, cfg.StateMaxBytes, cfg.ConfigMaxBytes
 	marker := filepath.Join(cfg.DataDir, provisionedMarker)
 	// Short attempts, retried for a minute: a NATS cluster that is still
 	// electing its leader refuses, and one that sees several processes
@@ -233,6 +234,7 @@ func runServer(ctx context.Context, role string, args []string, getenv func(stri
 	ecfg := edge.Defaults()
 	ecfg.Addr, ecfg.BodyLimit, ecfg.ShutdownGrace = addr, cfg.BodyLimit, cfg.ShutdownGrace
 	ecfg.MaxRetries, ecfg.StickyTTL = cfg.MaxRetries, cfg.StickyTTL
+	ecfg.TrustedProxies = cfg.TrustedProxies
 	if ecfg.Location, err = time.LoadLocation(cfg.TZ); err != nil {
 		return usageError{err}
 	}

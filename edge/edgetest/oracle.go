@@ -24,7 +24,15 @@ func FoldUsage(us []events.Usage) projections.UsageCounters {
 		c.CacheCreateTokens += u.CacheCreateTokens
 		c.CacheCreate1hTokens += u.CacheCreate1hTokens
 		c.CacheReadTokens += u.CacheReadTokens
-		c.CostMicros += u.CostMicros
+		c.CostNanos += u.Nanos()
+	}
+	return c
+}
+
+// FoldRefusals adds counts of refused requests to an oracle's counters.
+func FoldRefusals(c projections.UsageCounters, cs []events.RefusalsCounted) projections.UsageCounters {
+	for _, r := range cs {
+		c.Refused += r.Count
 	}
 	return c
 }
@@ -34,7 +42,7 @@ func ProjectedTotals(c projections.UsageCounters) projections.UsageCounters {
 	return projections.UsageCounters{
 		Requests: c.Requests, Refused: c.Refused, InputTokens: c.InputTokens, OutputTokens: c.OutputTokens,
 		CacheCreateTokens: c.CacheCreateTokens, CacheCreate1hTokens: c.CacheCreate1hTokens,
-		CacheReadTokens: c.CacheReadTokens, CostMicros: c.CostMicros,
+		CacheReadTokens: c.CacheReadTokens, CostNanos: c.CostNanos,
 	}
 }
 

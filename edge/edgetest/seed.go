@@ -108,8 +108,56 @@ func (e *Env) AccountState(id string) projections.AccountStateView {
 	return v
 }
 
-// UsageEvents returns every usage event in the USAGE stream, in order.
+// UsageEvents returns every usage.recorded event in the USAGE stream, in
+// order: one per request that passed the edge's checks. Counts of refused
+// requests are read with RefusalCounts.
 func (e *Env) UsageEvents(t testing.TB) []events.Usage {
+	t.Helper()
+	var out []events.Usage
+	for _, p := range e.usagePayloads(t) {
+		if u, ok := p.(*events.Usage); ok {
+			out = append(out, *u)
+		}
+	}
+	return out
+}
+
+// RefusalCounts publishes the refusals the edge has counted (the current
+// minute's included), then returns every usage.refusals_counted event in
+// the USAGE stream, in order.
+func (e *Env) RefusalCounts(t testing.TB) []events.RefusalsCounted {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	e.Edge.FlushRefusals(ctx)
+	return e.StoredRefusalCounts(t)
+}
+
+// StoredRefusalCounts returns the usage.refusals_counted events in the
+// USAGE stream, in order, without publishing what the edge holds.
+func (e *Env) StoredRefusalCounts(t testing.TB) []events.RefusalsCounted {
+	t.Helper()
+	var out []events.RefusalsCounted
+	for _, p := range e.usagePayloads(t) {
+		if c, ok := p.(*events.RefusalsCounted); ok {
+			out = append(out, *c)
+		}
+	}
+	return out
+}
+
+// Refused sums RefusalCounts per reason.
+func (e *Env) Refused(t testing.TB) map[string]int64 {
+	t.Helper()
+	out := map[string]int64{}
+	for _, c := range e.RefusalCounts(t) {
+		out[c.Reason] += c.Count
+	}
+	return out
+}
+
+// usagePayloads decodes every event in the USAGE stream, in order.
+func (e *Env) usagePayloads(t testing.TB) []any {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -121,7 +169,7 @@ func (e *Env) UsageEvents(t testing.TB) []events.Usage {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out []events.Usage
+	var out []any
 	for seq := info.State.FirstSeq; seq <= info.State.LastSeq && info.State.Msgs > 0; seq++ {
 		m, err := stream.GetMsg(ctx, seq)
 		if err != nil {
@@ -138,7 +186,7 @@ func (e *Env) UsageEvents(t testing.TB) []events.Usage {
 		if err != nil {
 			t.Fatal(err)
 		}
-		out = append(out, *p.(*events.Usage))
+		out = append(out, p)
 	}
 	return out
 }

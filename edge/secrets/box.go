@@ -64,7 +64,14 @@ func ParseKey(s string) ([]byte, error) {
 			return k, nil
 		}
 	}
-	return nil, fmt.Errorf("secrets: encryption key must be 64 hex digits or base64 of %d bytes (got %d characters)", KeySize, len(s))
+	// Claude Relay Service's .env keeps ENCRYPTION_KEY as exactly 32
+	// characters; relay takes them as the key's 32 bytes (DESIGN.md section
+	// 3), so a seed user's settings work unchanged. No 32-character string
+	// is also 64 hex digits or base64 of 32 bytes, so the forms never clash.
+	if len(s) == KeySize {
+		return []byte(s), nil
+	}
+	return nil, fmt.Errorf("secrets: encryption key must be 64 hex digits, base64 of %d bytes or exactly %d characters (got %d characters)", KeySize, KeySize, len(s))
 }
 
 // Seal encrypts plaintext under a fresh random nonce, so sealing the same

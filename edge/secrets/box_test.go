@@ -126,17 +126,24 @@ func TestParseKey(t *testing.T) {
 			t.Errorf("%s: %x, %v", name, got, err)
 		}
 	}
+	// Claude Relay Service's .env form: exactly 32 characters, taken as the
+	// key's bytes.
+	seed := "0123456789abcdefghijklmnopqrstuv"
+	if got, err := ParseKey(" " + seed + "\n"); err != nil || string(got) != seed {
+		t.Errorf("32 characters: %q, %v", got, err)
+	}
 	secret := "not-a-key-but-secret"
 	for _, s := range []string{
 		"", secret, hex.EncodeToString(key[:31]), hex.EncodeToString(key) + "00",
 		strings.Repeat("g", 64), base64.StdEncoding.EncodeToString(key[:16]),
+		strings.Repeat("k", 31), strings.Repeat("k", 33),
 	} {
 		_, err := ParseKey(s)
 		if err == nil {
 			t.Errorf("ParseKey(%q) accepted", s)
 			continue
 		}
-		if !strings.Contains(err.Error(), "64 hex digits or base64 of 32 bytes") || (s != "" && strings.Contains(err.Error(), s)) {
+		if !strings.Contains(err.Error(), "64 hex digits, base64 of 32 bytes or exactly 32 characters") || (s != "" && strings.Contains(err.Error(), s)) {
 			t.Errorf("ParseKey(%q): unclear or leaking error %v", s, err)
 		}
 	}

@@ -2,9 +2,13 @@
 // and benchmarks, named like net/http/httptest on which it runs.
 //
 // It speaks POST /v1/messages (stream or not, per the body's "stream"),
-// POST /v1/messages/count_tokens, GET /v1/models, and POST /responses and
-// /v1/responses (OpenAI Responses), with the event sequences and usage
-// fields of the real APIs, flushing after every SSE event.
+// POST /v1/messages/count_tokens, GET /v1/models, POST /responses and
+// /v1/responses (OpenAI Responses), POST /responses/compact and
+// /v1/responses/compact (a JSON compaction with its usage) and GET /models
+// (OpenAI's list), with the event sequences and usage fields of the real
+// APIs, flushing after every SSE event. A /responses request whose input
+// holds a compaction_trigger item (Codex's remote compaction) gets one
+// compaction item as its output, as OpenAI answers it.
 //
 //	up := upstreamtest.New(t) // closed when t ends; up.URL is an account's apiUrl
 //	up.Enqueue(upstreamtest.RateLimited(30*time.Second, time.Time{}),

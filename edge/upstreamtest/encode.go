@@ -11,6 +11,10 @@ type answer struct {
 	model   string // the model to name
 	id      string // unique suffix of the ids in the answer
 	created int64  // Unix seconds, OpenAI's created_at
+	// compaction: the request asked the Responses API to compact (an
+	// input item of type compaction_trigger), so the output is one
+	// compaction item instead of a message.
+	compaction bool
 }
 
 func (a answer) text() string {

@@ -1,6 +1,7 @@
 package upstreamtest
 
 import (
+	"bytes"
 	"net/http"
 	"time"
 )
@@ -29,12 +30,13 @@ func (x *exchange) serve(rt route, rep Reply, jsonErr error) {
 		return
 	}
 	a := x.s.answerFor(rep, x.req, x.id)
+	a.compaction = rt.kind == kindResponses && bytes.Contains(x.req.Body, compactionTrigger)
 	h := x.w.Header()
 	if rep.Status != 0 && rep.Status != http.StatusOK {
 		x.writeError(rep, rt.api)
 		return
 	}
-	if jsonErr != nil && rt.kind != kindModels {
+	if jsonErr != nil && rt.kind != kindModels && rt.kind != kindOpenAIModels {
 		x.writeError(Reply{Status: http.StatusBadRequest, ErrorMessage: "body: " + jsonErr.Error(), Header: rep.Header}, rt.api)
 		return
 	}
@@ -62,6 +64,10 @@ func (x *exchange) serve(rt route, rep Reply, jsonErr error) {
 		parts = halves(countTokens(rep.Usage.InputTokens))
 	case rt.kind == kindModels:
 		parts = halves(anthropicModels(x.s.modelList()))
+	case rt.kind == kindCompact:
+		parts = halves(openaiCompaction(a))
+	case rt.kind == kindOpenAIModels:
+		parts = halves(openaiModels(DefaultOpenAIModels, x.s.created))
 	}
 	if stream {
 		h.Set("Content-Type", "text/event-stream; charset=utf-8")

@@ -12,6 +12,7 @@ type fastReplies struct {
 	anthStream, anthJSON   [][]byte
 	oaStream, oaJSON       [][]byte
 	countTokens, modelList [][]byte
+	compact, oaModelList   [][]byte
 }
 
 func precompute(anth, oa answer, models []string) *fastReplies {
@@ -22,6 +23,8 @@ func precompute(anth, oa answer, models []string) *fastReplies {
 		oaJSON:      [][]byte{openaiResponse(oa)},
 		countTokens: [][]byte{countTokens(anth.Usage.InputTokens)},
 		modelList:   [][]byte{anthropicModels(models)},
+		compact:     [][]byte{openaiCompaction(oa)},
+		oaModelList: [][]byte{openaiModels(DefaultOpenAIModels, oa.created)},
 	}
 }
 
@@ -77,6 +80,10 @@ func (s *Server) serveFast(w http.ResponseWriter, r *http.Request) {
 		parts, stream = f.countTokens, false
 	case kindModels:
 		parts, stream = f.modelList, false
+	case kindCompact:
+		parts, stream = f.compact, false
+	case kindOpenAIModels:
+		parts, stream = f.oaModelList, false
 	}
 	h := w.Header()
 	if stream {

@@ -38,13 +38,19 @@ type oaIncomplete struct {
 }
 
 type oaItem struct {
-	ID      string    `json:"id"`
-	Type    string    `json:"type"`
-	Status  string    `json:"status,omitempty"`
-	Summary []oaPart  `json:"summary,omitempty"`
-	Content *[]oaPart `json:"content,omitempty"`
-	Role    string    `json:"role,omitempty"`
+	ID               string    `json:"id"`
+	Type             string    `json:"type"`
+	Status           string    `json:"status,omitempty"`
+	Summary          []oaPart  `json:"summary,omitempty"`
+	Content          *[]oaPart `json:"content,omitempty"`
+	Role             string    `json:"role,omitempty"`
+	EncryptedContent string    `json:"encrypted_content,omitempty"`
 }
+
+// compactionTrigger is the input item with which Codex (0.169, on OpenAI's
+// own provider) asks POST /responses to compact the conversation; the
+// answer's output is then exactly one compaction item.
+var compactionTrigger = []byte(`"type":"compaction_trigger"`)
 
 type oaPart struct {
 	Type        string `json:"type"`
@@ -83,8 +89,12 @@ func (a answer) oaTextPart(text string) oaPart {
 	return oaPart{Type: "output_text", Annotations: &[]any{}, Text: text}
 }
 
-// oaItems is the output: [a reasoning item,] the message.
+// oaItems is the output: [a reasoning item,] the message; or, for a
+// compaction, one compaction item whose opaque content is the text.
 func (a answer) oaItems() []oaItem {
+	if a.compaction {
+		return []oaItem{{ID: "cmp_" + a.id, Type: "compaction", EncryptedContent: a.text()}}
+	}
 	var items []oaItem
 	if a.Thinking != "" {
 		items = append(items, oaItem{ID: "rs_" + a.id, Type: "reasoning",
@@ -113,6 +123,44 @@ func (a answer) oaFinal() (eventName string, r oaResponse) {
 func openaiResponse(a answer) []byte {
 	_, r := a.oaFinal()
 	return mustJSON(r)
+}
+
+// openaiCompaction is the answer of POST /responses/compact, OpenAI's
+// compacted response: object "response.compaction", the output items that
+// replace the conversation (here one compaction item whose opaque
+// encrypted_content is the reply's text) and the compaction's usage.
+func openaiCompaction(a answer) []byte {
+	type compactionItem struct {
+		ID               string `json:"id"`
+		Type             string `json:"type"`
+		EncryptedContent string `json:"encrypted_content"`
+	}
+	return mustJSON(struct {
+		ID        string           `json:"id"`
+		Object    string           `json:"object"`
+		CreatedAt int64            `json:"created_at"`
+		Output    []compactionItem `json:"output"`
+		Usage     *oaUsage         `json:"usage"`
+	}{"resp_" + a.id, "response.compaction", a.created,
+		[]compactionItem{{"cmp_" + a.id, "compaction", a.text()}}, a.oaUsage()})
+}
+
+// openaiModels is OpenAI's model list (GET /models).
+func openaiModels(ids []string, created int64) []byte {
+	type model struct {
+		ID      string `json:"id"`
+		Object  string `json:"object"`
+		Created int64  `json:"created"`
+		OwnedBy string `json:"owned_by"`
+	}
+	list := struct {
+		Object string  `json:"object"`
+		Data   []model `json:"data"`
+	}{"list", []model{}}
+	for _, id := range ids {
+		list.Data = append(list.Data, model{id, "model", created, "openai"})
+	}
+	return mustJSON(list)
 }
 
 // openaiStream is the stream's events in order: response.created,
@@ -169,6 +217,13 @@ func openaiStream(a answer) [][]byte {
 	add("response.created", responseEvent{"response.created", seq(), inProgress})
 	add("response.in_progress", responseEvent{"response.in_progress", seq(), inProgress})
 	items := a.oaItems()
+	if a.compaction {
+		add("response.output_item.added", itemEvent{"response.output_item.added", seq(), 0, items[0]})
+		add("response.output_item.done", itemEvent{"response.output_item.done", seq(), 0, items[0]})
+		name, final := a.oaFinal()
+		add(name, responseEvent{name, seq(), final})
+		return evs
+	}
 	out := 0
 	if a.Thinking != "" {
 		added := items[0]

@@ -1,6 +1,8 @@
 package upstreamtest
 
 import (
+	"context"
+	"net/http"
 	"testing"
 )
 
@@ -126,4 +128,79 @@ func TestOpenAINonStream(t *testing.T) {
 	equal(t, "text", r.Output[0].Content[0].Text, "done")
 	equal(t, "cached", r.Usage.InputTokensDetails.CachedTokens, 4)
 	equal(t, "total", r.Usage.TotalTokens, 13)
+}
+
+func TestOpenAICompactionAnswersJSONWithUsage(t *testing.T) {
+	for _, path := range []string{"/responses/compact", "/v1/responses/compact"} {
+		t.Run(path, func(t *testing.T) {
+			s := New(t)
+			s.Enqueue(Reply{Text: "summary-blob", Usage: Usage{InputTokens: 5000, CacheRead: 4000, OutputTokens: 70, ReasoningTokens: 20}})
+			resp := post(t, s, path, `{"model":"gpt-5-codex","input":[{"role":"user","content":"hi"}],"instructions":"compact"}`)
+			equal(t, "status", resp.StatusCode, 200)
+			equal(t, "content type", resp.Header.Get("Content-Type"), "application/json")
+			var got struct {
+				ID, Object string
+				CreatedAt  int64 `json:"created_at"`
+				Output     []struct {
+					ID, Type         string
+					EncryptedContent string `json:"encrypted_content"`
+				}
+				Usage oaUsageWire
+			}
+			decode(t, readAll(t, resp.Body), &got)
+			equal(t, "object", got.Object, "response.compaction")
+			if got.ID == "" || got.CreatedAt == 0 || len(got.Output) != 1 {
+				t.Fatalf("compaction %+v", got)
+			}
+			equal(t, "item", []string{got.Output[0].Type, got.Output[0].EncryptedContent}, []string{"compaction", "summary-blob"})
+			u := got.Usage
+			equal(t, "usage", []int{u.InputTokens, u.InputTokensDetails.CachedTokens, u.OutputTokens, u.OutputTokensDetails.ReasoningTokens, u.TotalTokens},
+				[]int{5000, 4000, 70, 20, 5070})
+			equal(t, "recorded path", s.Requests()[0].Path, path)
+		})
+	}
+}
+
+func TestOpenAIModelList(t *testing.T) {
+	s := New(t)
+	resp := do(t, context.Background(), s, http.MethodGet, "/models", "")
+	equal(t, "status", resp.StatusCode, 200)
+	var got struct {
+		Object string
+		Data   []struct{ ID, Object string }
+	}
+	decode(t, readAll(t, resp.Body), &got)
+	equal(t, "object", got.Object, "list")
+	var ids []string
+	for _, m := range got.Data {
+		equal(t, "model object", m.Object, "model")
+		ids = append(ids, m.ID)
+	}
+	equal(t, "ids", ids, DefaultOpenAIModels)
+}
+
+func TestOpenAICompactionTriggerAnswersOneCompactionItem(t *testing.T) {
+	s := New(t)
+	s.Enqueue(Reply{Text: "opaque-summary", Usage: Usage{InputTokens: 900, OutputTokens: 40}})
+	body := `{"model":"gpt-5","stream":true,"input":[{"type":"message","role":"user","content":[{"type":"input_text","text":"hi"}]},{"type":"compaction_trigger"}]}`
+	evs := events(t, post(t, s, "/responses", body))
+	equal(t, "events", Names(evs), []string{"response.created", "response.in_progress", "response.output_item.added", "response.output_item.done", "response.completed"})
+	var done struct {
+		Item struct {
+			Type             string
+			EncryptedContent string `json:"encrypted_content"`
+		}
+	}
+	decode(t, evs[3].Data, &done)
+	equal(t, "item", []string{done.Item.Type, done.Item.EncryptedContent}, []string{"compaction", "opaque-summary"})
+	var completed struct {
+		Response struct {
+			Output []struct{ Type string }
+			Usage  oaUsageWire
+		}
+	}
+	decode(t, evs[4].Data, &completed)
+	if len(completed.Response.Output) != 1 || completed.Response.Output[0].Type != "compaction" || completed.Response.Usage.InputTokens != 900 {
+		t.Fatalf("completed %+v", completed.Response)
+	}
 }

@@ -15,6 +15,9 @@ import (
 // DefaultModels is what GET /v1/models lists unless SetModels changes it.
 var DefaultModels = []string{"claude-opus-5-5", "claude-sonnet-4-5-20250929", "claude-haiku-4-5-20251001"}
 
+// DefaultOpenAIModels is what GET /models (OpenAI's list) answers.
+var DefaultOpenAIModels = []string{"gpt-5", "gpt-5-codex", "gpt-5-mini", "gpt-5-nano"}
+
 // route is one endpoint of the fake.
 type route struct {
 	path   string
@@ -30,6 +33,8 @@ const (
 	kindCountTokens
 	kindModels
 	kindResponses
+	kindCompact
+	kindOpenAIModels
 )
 
 var routes = []route{
@@ -38,6 +43,9 @@ var routes = []route{
 	{"/v1/models", http.MethodGet, Anthropic, kindModels},
 	{"/responses", http.MethodPost, OpenAI, kindResponses},
 	{"/v1/responses", http.MethodPost, OpenAI, kindResponses},
+	{"/responses/compact", http.MethodPost, OpenAI, kindCompact},
+	{"/v1/responses/compact", http.MethodPost, OpenAI, kindCompact},
+	{"/models", http.MethodGet, OpenAI, kindOpenAIModels},
 }
 
 func findRoute(path string) (route, bool) {

@@ -32,6 +32,18 @@ type Options struct {
 	// have not all joined yet must not get single-replica streams for
 	// good. relay sets it once retrying has not helped for a while.
 	StepDown bool
+	// UsageMaxBytes, StateMaxBytes and ConfigMaxBytes cap each stream's
+	// size in bytes (USAGE_MAX_BYTES, STATE_MAX_BYTES, CONFIG_MAX_BYTES);
+	// 0 means no cap of its own. At its cap USAGE and STATE drop their
+	// oldest events; CONFIG, the source of truth, refuses new ones (an
+	// admin write fails) rather than lose a key or an account. JetStream
+	// reserves each cap from its store (max_file_store; embedded: 75% of
+	// the disk free at start), and a cap that does not fit makes
+	// provisioning fail with "insufficient storage resources": so no cap
+	// is the default.
+	UsageMaxBytes  int64
+	StateMaxBytes  int64
+	ConfigMaxBytes int64
 }
 
 // AutoReplicas asks Provision to give each stream as many replicas as the
@@ -74,14 +86,28 @@ func (o Options) Configs() []jetstream.StreamConfig {
 		}
 	}
 	config := base(events.StreamConfig, events.ConfigSubjects, "relay configuration: keys, accounts, admins (source of truth, kept forever)")
-	usage := base(events.StreamUsage, events.UsageSubjects, "relay usage: one event per relayed or refused request")
+	config.MaxBytes = maxBytes(o.ConfigMaxBytes)
+	// At its cap CONFIG refuses new events: dropping old ones would lose
+	// keys and accounts.
+	config.Discard = jetstream.DiscardNew
+	usage := base(events.StreamUsage, events.UsageSubjects, "relay usage: one event per relayed request, counts of refused ones")
 	usage.MaxAge = o.UsageMaxAge
+	usage.MaxBytes = maxBytes(o.UsageMaxBytes)
 	// Usage events from concurrent requests are stored in atomic batches,
 	// one fsync for many (GroupPublisher).
 	usage.AllowAtomicPublish = true
 	state := base(events.StreamState, events.StateSubjects, "relay account health")
 	state.MaxAge = o.StateMaxAge
+	state.MaxBytes = maxBytes(o.StateMaxBytes)
 	return []jetstream.StreamConfig{config, usage, state}
+}
+
+// maxBytes is a stream's MaxBytes for a cap: -1 (none) for 0.
+func maxBytes(n int64) int64 {
+	if n <= 0 {
+		return -1
+	}
+	return n
 }
 
 // Provision creates the streams or brings them to o. It is idempotent and runs
@@ -218,5 +244,6 @@ func upToDate(have, want jetstream.StreamConfig) bool {
 	merged.MaxMsgsPerSubject = want.MaxMsgsPerSubject
 	merged.MaxAge = want.MaxAge
 	merged.AllowAtomicPublish = want.AllowAtomicPublish
+	merged.MaxBytes = want.MaxBytes
 	return reflect.DeepEqual(merged, have)
 }

@@ -7,10 +7,11 @@ import (
 	"relay/events"
 )
 
-// perMTok converts a sum of tokens × (µ$ per million tokens) into µ$.
-const perMTok = 1_000_000
+// perMTok converts a sum of tokens × (µ$ per million tokens) into nano-dollars:
+// µ$/MTok is 10⁻¹² USD per token, a nano-dollar 10⁻⁹ USD.
+const perMTok = 1_000
 
-// Cost returns the cost of one request to model, in micro-dollars, and
+// Cost returns the cost of one request to model, in nano-dollars, and
 // whether the model is priced. An unknown model costs 0 with priced=false.
 //
 // Tokens are priced by the model's dialect:
@@ -29,11 +30,14 @@ const perMTok = 1_000_000
 // rate; when an OpenAI cacheRead exceeds input the uncached part is 0 and
 // every cached token is still priced at the cached rate.
 //
-// Rounding: the exact numerator Σ tokens × price is summed in 128 bits (each
-// term < 2^63 × 2^40, so the sum cannot overflow), divided by 1_000_000 and
-// rounded half up once. A result beyond math.MaxInt64 µ$ (about 9.2 trillion
-// USD) saturates at math.MaxInt64.
-func (t *Table) Cost(model string, tok events.Tokens) (micros int64, priced bool) {
+// Exactness: every price with up to three decimals in USD per million tokens
+// (every list price, and so the built-in table) is a whole number of
+// nano-dollars per token, so the cost is exact and never rounded. A price
+// file may give up to six decimals; then the exact numerator Σ tokens × price,
+// summed in 128 bits (each term < 2^63 × 2^40, so the sum cannot overflow), is
+// divided by 1_000 and rounded half up once. A result beyond math.MaxInt64 n$
+// (about 9.2 billion USD) saturates at math.MaxInt64.
+func (t *Table) Cost(model string, tok events.Tokens) (nanos int64, priced bool) {
 	p, ok := t.Price(model)
 	if !ok {
 		return 0, false
@@ -98,7 +102,7 @@ func ChargedModel(model, upstreamModel string) string {
 // edge (when it records a request) and re-pricing (`relay replay
 // --reprice`) share: priced by ChargedModel; a refused request, or one no
 // account took, reached no upstream and costs nothing.
-func (t *Table) RequestCost(outcome, model, upstreamModel string, tok events.Tokens) (micros int64, priced bool) {
+func (t *Table) RequestCost(outcome, model, upstreamModel string, tok events.Tokens) (nanos int64, priced bool) {
 	if outcome == events.OutcomeRefused || outcome == events.OutcomeNoAccount {
 		return 0, true
 	}

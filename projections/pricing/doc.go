@@ -2,11 +2,13 @@
 // rule that turns a request's token counts into a cost, and a watcher that
 // keeps the table current with an optional PRICING_FILE.
 //
-// Money is integer micro-dollars (int64, 1 USD = 1_000_000 µ$). Prices are
-// micro-dollars per million tokens, so $3.75/MTok is stored as 3_750_000.
-// A cost is computed as one exact 128-bit sum of tokens × price, divided by
-// one million and rounded half up once (see Table.Cost). float64 appears only
-// in the display helpers MicrosToUSD and USDToMicros.
+// Money is integer nano-dollars (int64, 1 USD = 1_000_000_000 n$). Prices are
+// micro-dollars per million tokens, so $3.75/MTok is stored as 3_750_000;
+// every list price (up to three decimals of USD/MTok) is then a whole number
+// of nano-dollars per token, and a request's cost is exact (see Table.Cost).
+// Configured limits and quotas stay micro-dollars (MicrosToNanos compares
+// them). float64 appears only in the display helpers NanosToUSD,
+// MicrosToUSD and USDToMicros.
 //
 // A model is priced only by its exact id or by an explicit alias of the
 // table; an unknown model is never priced as another one (no prefix or fuzzy

@@ -41,16 +41,16 @@ func TestLoadOverridesAndExtends(t *testing.T) {
 		want  int64
 	}{
 		// Overridden: 1e6×1 + 1e6×2 + 1e6×3 + 1e6×4 + 1e6×0.5, via the built-in alias.
-		{"override", "claude-sonnet-4-5", events.Tokens{InputTokens: 1e6, OutputTokens: 1e6, CacheCreateTokens: 2e6, CacheCreate1hTokens: 1e6, CacheReadTokens: 1e6}, 10_500_000},
+		{"override", "claude-sonnet-4-5", events.Tokens{InputTokens: 1e6, OutputTokens: 1e6, CacheCreateTokens: 2e6, CacheCreate1hTokens: 1e6, CacheReadTokens: 1e6}, 10_500_000_000},
 		// Extended, OpenAI dialect: (1e6−5e5)×2 + 5e5×0.2 + 1e6×16.
-		{"extend", "gpt-6.1-sol", events.Tokens{InputTokens: 1e6, CacheReadTokens: 5e5, OutputTokens: 1e6}, 17_100_000},
-		{"new alias", "sol", events.Tokens{OutputTokens: 1e6}, 16_000_000},
+		{"extend", "gpt-6.1-sol", events.Tokens{InputTokens: 1e6, CacheReadTokens: 5e5, OutputTokens: 1e6}, 17_100_000_000},
+		{"new alias", "sol", events.Tokens{OutputTokens: 1e6}, 16_000_000_000},
 		// A file model shadows the built-in alias of the same name...
-		{"model shadows alias", "claude-opus-4-5", events.Tokens{InputTokens: 1e6}, 9_000_000},
+		{"model shadows alias", "claude-opus-4-5", events.Tokens{InputTokens: 1e6}, 9_000_000_000},
 		// ...and leaves the dated model alone.
-		{"untouched dated id", "claude-opus-4-5-20251101", events.Tokens{InputTokens: 1e6}, 5_000_000},
-		{"retargeted alias", "claude-haiku-4-5", events.Tokens{InputTokens: 1e6}, 800_000},
-		{"untouched built-in", "gpt-5", events.Tokens{InputTokens: 1e6}, 1_250_000},
+		{"untouched dated id", "claude-opus-4-5-20251101", events.Tokens{InputTokens: 1e6}, 5_000_000_000},
+		{"retargeted alias", "claude-haiku-4-5", events.Tokens{InputTokens: 1e6}, 800_000_000},
+		{"untouched built-in", "gpt-5", events.Tokens{InputTokens: 1e6}, 1_250_000_000},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

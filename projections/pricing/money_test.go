@@ -9,22 +9,39 @@ import (
 
 func TestFormatUSD(t *testing.T) {
 	tests := []struct {
-		micros int64
-		want   string
+		nanos int64
+		want  string
 	}{
-		{0, "0.000000"},
-		{1, "0.000001"},
-		{-1, "-0.000001"},
-		{1_000_000, "1.000000"},
-		{12_345_678, "12.345678"},
-		{-110_250_000, "-110.250000"},
-		{math.MaxInt64, "9223372036854.775807"},
-		{math.MinInt64, "-9223372036854.775808"},
+		{0, "0.000000000"},
+		{1, "0.000000001"},
+		{-1, "-0.000000001"},
+		{100, "0.000000100"},
+		{5_197_500, "0.005197500"},
+		{1_000_000_000, "1.000000000"},
+		{12_345_678_900, "12.345678900"},
+		{-110_250_000_000, "-110.250000000"},
+		{math.MaxInt64, "9223372036.854775807"},
+		{math.MinInt64, "-9223372036.854775808"},
 	}
 	for _, tt := range tests {
-		if got := pricing.FormatUSD(tt.micros); got != tt.want {
-			t.Errorf("FormatUSD(%d) = %q, want %q", tt.micros, got, tt.want)
+		if got := pricing.FormatUSD(tt.nanos); got != tt.want {
+			t.Errorf("FormatUSD(%d) = %q, want %q", tt.nanos, got, tt.want)
 		}
+	}
+}
+
+func TestMicrosToNanos(t *testing.T) {
+	for _, tt := range []struct{ micros, want int64 }{
+		{0, 0}, {1, 1000}, {-7, -7000}, {123_456_789, 123_456_789_000},
+		{math.MaxInt64 / 1000, math.MaxInt64 / 1000 * 1000},
+		{math.MaxInt64/1000 + 1, math.MaxInt64}, {math.MinInt64/1000 - 1, math.MinInt64},
+	} {
+		if got := pricing.MicrosToNanos(tt.micros); got != tt.want {
+			t.Errorf("MicrosToNanos(%d) = %d, want %d", tt.micros, got, tt.want)
+		}
+	}
+	if got := pricing.NanosToUSD(5_197_500); got != 0.0051975 {
+		t.Errorf("NanosToUSD(5197500) = %v", got)
 	}
 }
 

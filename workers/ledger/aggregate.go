@@ -13,17 +13,19 @@ import (
 )
 
 // Totals are the aggregates of a group of usage events. Requests counts
-// every event that is not a refusal; tokens and cost count every event.
+// every event that is not a refusal; Refused counts refused requests, one
+// per old per-request refusal event and Count per count of refusals;
+// tokens and cost count every event.
 type Totals struct {
 	Requests, Refused int64
 	events.Tokens
-	CostMicros int64
+	CostNanos int64
 }
 
 // Add folds one event's fields into t.
 func (t *Totals) Add(u *Fields) {
 	if u.Refused() {
-		t.Refused++
+		t.Refused += u.Refusals()
 	} else {
 		t.Requests++
 	}
@@ -33,21 +35,23 @@ func (t *Totals) Add(u *Fields) {
 	t.CacheCreate1hTokens += u.CacheCreate1hTokens
 	t.CacheReadTokens += u.CacheReadTokens
 	t.ReasoningTokens += u.ReasoningTokens
-	t.CostMicros += u.CostMicros
+	t.CostNanos += u.Nanos()
 }
 
 // TotalsColumns follow the dimension columns in --group-by output; cost is
-// USD with six decimals, summed exactly in micro-dollars (costMicros).
+// USD with nine decimals, summed exactly in nano-dollars (costNanos, the
+// last column); costMicros is that sum rounded to the micro-dollar, kept for
+// older scripts.
 var TotalsColumns = []string{
 	"requests", "refused", "inputTokens", "outputTokens", "cacheCreateTokens",
-	"cacheCreate1hTokens", "cacheReadTokens", "reasoningTokens", "cost", "costMicros",
+	"cacheCreate1hTokens", "cacheReadTokens", "reasoningTokens", "cost", "costMicros", "costNanos",
 }
 
 func (t *Totals) values() []string {
 	i := func(n int64) string { return strconv.FormatInt(n, 10) }
 	return []string{
 		i(t.Requests), i(t.Refused), i(t.InputTokens), i(t.OutputTokens), i(t.CacheCreateTokens),
-		i(t.CacheCreate1hTokens), i(t.CacheReadTokens), i(t.ReasoningTokens), pricing.FormatUSD(t.CostMicros), i(t.CostMicros),
+		i(t.CacheCreate1hTokens), i(t.CacheReadTokens), i(t.ReasoningTokens), pricing.FormatUSD(t.CostNanos), i(pricing.NanosToMicros(t.CostNanos)), i(t.CostNanos),
 	}
 }
 

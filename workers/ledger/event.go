@@ -8,7 +8,8 @@ import (
 )
 
 // Event is one usage event as read from USAGE. Data is the events.Usage
-// payload exactly as stored; the fields are decoded from it on first use.
+// payload exactly as stored (an events.RefusalsCounted payload when
+// Counted); the fields are decoded from it on first use.
 type Event struct {
 	// Seq is the event's stream sequence.
 	Seq uint64
@@ -19,6 +20,10 @@ type Event struct {
 	Subject string
 	// Data is the payload (the envelope's "data" member), raw.
 	Data []byte
+	// Counted marks a count of refused requests (usage.refusals_counted):
+	// Fields().Count requests of one key, reason and minute, refused
+	// before any upstream was tried.
+	Counted bool
 
 	fields Fields
 	parsed bool
@@ -42,17 +47,31 @@ type Fields struct {
 	Reason        string
 	Attempts      int64
 	events.Tokens
+	// CostNanos and CostMicros are the members as written: read the cost
+	// with Nanos.
+	CostNanos  int64
 	CostMicros int64
 	Priced     bool
 	DurationMs int64
 	TTFTMs     int64
+	// Counted and Count: the event is a count of Count refusals
+	// (Event.Counted), not one request.
+	Counted bool
+	Count   int64
 }
+
+// Nanos is the event's cost in nano-dollars (events.CostNanos).
+func (f *Fields) Nanos() int64 { return events.CostNanos(f.CostNanos, f.CostMicros) }
 
 // Fields decodes the payload's members once and returns them.
 func (e *Event) Fields() *Fields {
 	if !e.parsed {
 		e.parsed = true
 		e.fields = parseUsage(e.Data)
+		e.fields.Counted = e.Counted
+		if !e.Counted {
+			e.fields.Count = 0
+		}
 	}
 	return &e.fields
 }
@@ -68,19 +87,33 @@ func (e *Event) EventTime(loc *time.Location) (time.Time, error) {
 }
 
 // Refused reports whether the request was refused after authentication (a
-// limit). Refusals are counted apart from requests, as the stats read
-// models count them (projections.FieldRefused); every other outcome,
-// no_account included, is a request.
-func (f *Fields) Refused() bool { return f.Outcome == events.OutcomeRefused }
+// limit), or the event counts such refusals. Refusals are counted apart
+// from requests, as the stats read models count them
+// (projections.FieldRefused); every other outcome, no_account included, is
+// a request.
+func (f *Fields) Refused() bool { return f.Counted || f.Outcome == events.OutcomeRefused }
 
-// errNotUsage reports a message of USAGE that is not a usage.recorded
-// envelope; replay counts and skips it.
+// Refusals is how many refused requests the event stands for: Count for a
+// count of refusals, 1 for one refused request, else 0.
+func (f *Fields) Refusals() int64 {
+	switch {
+	case f.Counted:
+		return max(f.Count, 0)
+	case f.Outcome == events.OutcomeRefused:
+		return 1
+	}
+	return 0
+}
+
+// errNotUsage reports a message of USAGE that is neither a usage.recorded
+// nor a usage.refusals_counted envelope; replay counts and skips it.
 var errNotUsage = errors.New("ledger: not a usage event")
 
-// payload returns the "data" member of a usage.recorded envelope without
-// decoding either.
-func payload(env []byte) ([]byte, error) {
-	var typ, data []byte
+// payload returns the "data" member of a usage.recorded or
+// usage.refusals_counted envelope without decoding either; counted says
+// which.
+func payload(env []byte) (data []byte, counted bool, err error) {
+	var typ []byte
 	ok := members(env, func(key, val []byte) bool {
 		switch string(key) {
 		case "type":
@@ -90,10 +123,11 @@ func payload(env []byte) ([]byte, error) {
 		}
 		return true // read to the end: a truncated envelope is refused
 	})
-	if !ok || data == nil || len(data) == 0 || data[0] != '{' || string(typ) != `"`+events.UsageRecorded+`"` {
-		return nil, errNotUsage
+	counted = string(typ) == `"`+events.UsageRefusalsCounted+`"`
+	if !ok || data == nil || len(data) == 0 || data[0] != '{' || (string(typ) != `"`+events.UsageRecorded+`"` && !counted) {
+		return nil, false, errNotUsage
 	}
-	return data, nil
+	return data, counted, nil
 }
 
 func parseUsage(data []byte) Fields {
@@ -140,6 +174,8 @@ func parseUsage(data []byte) Fields {
 			f.CacheReadTokens = num(v)
 		case "reasoningTokens":
 			f.ReasoningTokens = num(v)
+		case "costNanos":
+			f.CostNanos = num(v)
 		case "costMicros":
 			f.CostMicros = num(v)
 		case "priced":
@@ -148,6 +184,8 @@ func parseUsage(data []byte) Fields {
 			f.DurationMs = num(v)
 		case "ttftMs":
 			f.TTFTMs = num(v)
+		case "count":
+			f.Count = num(v)
 		}
 		return true
 	})

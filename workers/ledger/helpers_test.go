@@ -80,7 +80,7 @@ func fixture(n int, seed uint64) []events.Usage {
 			}
 		}
 		cost, priced := ledger.Recompute(table, &ledger.Fields{Model: u.Model, UpstreamModel: u.UpstreamModel, Outcome: u.Outcome, Tokens: u.Tokens})
-		u.CostMicros, u.Priced, u.Cost = cost, priced, pricing.MicrosToUSD(cost)
+		u.CostNanos, u.Priced, u.Cost = cost, priced, pricing.MicrosToUSD(cost)
 		out[i] = u
 	}
 	return out

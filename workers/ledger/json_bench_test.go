@@ -12,7 +12,7 @@ func benchEnvelope(b *testing.B) []byte {
 		Model: "claude-sonnet-4-5", UpstreamModel: "claude-sonnet-4-5-20250929", SessionHash: "abcdef0123456789", Client: "claude_code",
 		Stream: true, Status: 200, Outcome: "ok", Attempts: 1, AttemptLog: []events.Attempt{{AccountID: "acct-42", Status: 200}},
 		Tokens: events.Tokens{InputTokens: 1234, OutputTokens: 567, CacheReadTokens: 20000, CacheCreateTokens: 300}, Cost: 0.012345,
-		CostMicros: 12345, Priced: true, DurationMs: 4567, TTFTMs: 890}
+		CostNanos: 12345, Priced: true, DurationMs: 4567, TTFTMs: 890}
 	env, err := events.NewWithID(u.ID, events.UsageRecorded, u.Time, "key:"+u.KeyID, u.ID, u)
 	if err != nil {
 		b.Fatal(err)
@@ -28,7 +28,7 @@ func BenchmarkPayload(b *testing.B) {
 	env := benchEnvelope(b)
 	b.SetBytes(int64(len(env)))
 	for b.Loop() {
-		if _, err := payload(env); err != nil {
+		if _, _, err := payload(env); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -36,7 +36,7 @@ func BenchmarkPayload(b *testing.B) {
 
 func BenchmarkParseUsage(b *testing.B) {
 	env := benchEnvelope(b)
-	data, _ := payload(env)
+	data, _, _ := payload(env)
 	b.SetBytes(int64(len(data)))
 	for b.Loop() {
 		parseUsage(data)

@@ -24,9 +24,11 @@ func TestPayload(t *testing.T) {
 		{`[]`, ""},
 		{``, ""},
 		{`{"type":"usage.recorded","data":{"a":"unterminated}}`, ""},
+		{`{"id":"2","type":"usage.refusals_counted","data":{"count":3}}`, `{"count":3}`},
+		{`{"type":"usage.refusals","data":{"count":3}}`, ""},
 	}
 	for _, tc := range cases {
-		got, err := payload([]byte(tc.env))
+		got, _, err := payload([]byte(tc.env))
 		if (err != nil) != (tc.want == "") || string(got) != tc.want {
 			t.Errorf("payload(%s) = %s, %v; want %s", tc.env, got, err, tc.want)
 		}
@@ -57,7 +59,7 @@ func FuzzParseUsage(f *testing.F) {
 			Outcome: outcome, Reason: id + model, Attempts: int(n % 7), AttemptLog: []events.Attempt{{AccountID: id, Error: model}},
 			Excluded: []events.Exclusion{{AccountID: "x", Reason: outcome}},
 			Tokens:   events.Tokens{InputTokens: n, OutputTokens: -n, CacheCreateTokens: n / 2, CacheCreate1hTokens: n / 3, CacheReadTokens: n / 5, ReasoningTokens: n / 7},
-			Cost:     1.5, CostMicros: n, Priced: !b, DurationMs: n / 11, TTFTMs: n / 13,
+			Cost:     1.5, CostNanos: n, Priced: !b, DurationMs: n / 11, TTFTMs: n / 13,
 		}
 		data, err := json.Marshal(u)
 		if err != nil {
@@ -72,7 +74,7 @@ func FuzzParseUsage(f *testing.F) {
 			ID: back.ID, Time: back.Time.Format(time.RFC3339Nano), KeyID: back.KeyID, AccountID: back.AccountID, Platform: back.Platform,
 			Model: back.Model, UpstreamModel: back.UpstreamModel, SessionHash: back.SessionHash, Client: back.Client,
 			Stream: back.Stream, Status: int64(back.Status), Outcome: back.Outcome, Reason: back.Reason, Attempts: int64(back.Attempts),
-			Tokens: back.Tokens, CostMicros: back.CostMicros, Priced: back.Priced, DurationMs: back.DurationMs, TTFTMs: back.TTFTMs,
+			Tokens: back.Tokens, CostNanos: back.CostNanos, Priced: back.Priced, DurationMs: back.DurationMs, TTFTMs: back.TTFTMs,
 		}
 		if got != want {
 			t.Fatalf("parseUsage\n got %+v\nwant %+v", got, want)
@@ -84,7 +86,7 @@ func FuzzParseUsage(f *testing.F) {
 func FuzzPayload(f *testing.F) {
 	f.Add([]byte(`{"type":"usage.recorded","data":{"a":[1,"]"]}}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		if data, err := payload(b); err == nil {
+		if data, _, err := payload(b); err == nil {
 			parseUsage(data)
 		}
 	})

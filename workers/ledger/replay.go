@@ -156,11 +156,11 @@ func (r *replayer) handle(m jetstream.Msg) (done bool, err error) {
 	}
 	r.st.Read++
 	r.st.Seq, r.st.Stored = seq, meta.Timestamp
-	data, perr := payload(m.Data())
+	data, counted, perr := payload(m.Data())
 	if perr != nil {
 		r.st.Skipped++
 	} else {
-		r.ev = Event{Seq: seq, Stored: meta.Timestamp, Subject: m.Subject(), Data: data}
+		r.ev = Event{Seq: seq, Stored: meta.Timestamp, Subject: m.Subject(), Data: data, Counted: counted}
 		if q.Filter.Match(&r.ev) {
 			r.st.Matched++
 			if err := r.fn(&r.ev); err != nil {

@@ -72,7 +72,7 @@ func TestReplayWindowsAndFilters(t *testing.T) {
 				if got[i].Seq != want[i].seq || !bytes.Equal(got[i].Data, want[i].data) || got[i].Subject != want[i].subj || !got[i].Stored.Equal(want[i].at) {
 					t.Fatalf("event %d: seq %d, want %d (or payload, subject, time differ)", i, got[i].Seq, want[i].seq)
 				}
-				if f := got[i].Fields(); f.ID != want[i].u.ID || f.CostMicros != want[i].u.CostMicros || f.Tokens != want[i].u.Tokens {
+				if f := got[i].Fields(); f.ID != want[i].u.ID || f.CostNanos != want[i].u.CostNanos || f.Tokens != want[i].u.Tokens {
 					t.Fatalf("event %d: fields %+v, want %+v", i, *f, want[i].u)
 				}
 			}

@@ -15,32 +15,37 @@ type Reprice struct {
 	Events int64
 	// Unpriced counts the events the new table has no price for (their
 	// recomputed cost is 0).
-	Unpriced         int64
-	RecordedMicros   int64
-	RecomputedMicros int64
+	Unpriced        int64
+	RecordedNanos   int64
+	RecomputedNanos int64
 }
 
-// DifferenceMicros is recomputed minus recorded.
-func (r Reprice) DifferenceMicros() int64 { return r.RecomputedMicros - r.RecordedMicros }
+// DifferenceNanos is recomputed minus recorded.
+func (r Reprice) DifferenceNanos() int64 { return r.RecomputedNanos - r.RecordedNanos }
 
 // RepriceColumns follow the dimension columns in --reprice output. The USD
-// columns have six decimals; the *Micros columns are the exact integers.
+// columns have nine decimals; the *Nanos columns (last) are the exact
+// integers; the *Micros columns are them rounded to the micro-dollar, kept
+// for older scripts.
 var RepriceColumns = []string{
 	"events", "unpriced", "recordedCost", "recomputedCost", "difference",
 	"recordedCostMicros", "recomputedCostMicros", "differenceMicros",
+	"recordedCostNanos", "recomputedCostNanos", "differenceNanos",
 }
 
 func (r Reprice) values() []string {
 	i := func(n int64) string { return strconv.FormatInt(n, 10) }
 	return []string{
-		i(r.Events), i(r.Unpriced), pricing.FormatUSD(r.RecordedMicros), pricing.FormatUSD(r.RecomputedMicros),
-		pricing.FormatUSD(r.DifferenceMicros()), i(r.RecordedMicros), i(r.RecomputedMicros), i(r.DifferenceMicros()),
+		i(r.Events), i(r.Unpriced), pricing.FormatUSD(r.RecordedNanos), pricing.FormatUSD(r.RecomputedNanos),
+		pricing.FormatUSD(r.DifferenceNanos()),
+		i(pricing.NanosToMicros(r.RecordedNanos)), i(pricing.NanosToMicros(r.RecomputedNanos)), i(pricing.NanosToMicros(r.DifferenceNanos())),
+		i(r.RecordedNanos), i(r.RecomputedNanos), i(r.DifferenceNanos()),
 	}
 }
 
 // Recompute returns what the request of u costs under t, by the rule the
 // edge recorded it with (pricing.Table.RequestCost).
-func Recompute(t *pricing.Table, u *Fields) (micros int64, priced bool) {
+func Recompute(t *pricing.Table, u *Fields) (nanos int64, priced bool) {
 	return t.RequestCost(u.Outcome, u.Model, u.UpstreamModel, u.Tokens)
 }
 
@@ -66,6 +71,9 @@ type RepriceSink struct {
 
 // Add implements Sink.
 func (s *RepriceSink) Add(e *Event) error {
+	if e.Counted {
+		return nil // refusals cost nothing and have no price to recompute
+	}
 	i, fresh := s.g.group(e)
 	if fresh {
 		s.rows = append(s.rows, Reprice{})
@@ -74,8 +82,8 @@ func (s *RepriceSink) Add(e *Event) error {
 	cost, priced := Recompute(s.table, u)
 	for _, r := range []*Reprice{&s.rows[i], &s.total} {
 		r.Events++
-		r.RecordedMicros += u.CostMicros
-		r.RecomputedMicros += cost
+		r.RecordedNanos += u.Nanos()
+		r.RecomputedNanos += cost
 		if !priced {
 			r.Unpriced++
 		}

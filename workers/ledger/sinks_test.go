@@ -79,8 +79,9 @@ func TestCSVParsesWithTheDocumentedColumns(t *testing.T) {
 			"platform": u.Platform, "model": u.Model, "upstreamModel": u.UpstreamModel, "outcome": u.Outcome,
 			"reason": u.Reason, "stream": strconv.FormatBool(u.Stream), "status": strconv.Itoa(u.Status),
 			"inputTokens": strconv.FormatInt(u.InputTokens, 10), "cacheCreate1hTokens": strconv.FormatInt(u.CacheCreate1hTokens, 10),
-			"cost": pricing.FormatUSD(u.CostMicros), "costMicros": strconv.FormatInt(u.CostMicros, 10),
-			"priced": strconv.FormatBool(u.Priced), "ttftMs": strconv.FormatInt(u.TTFTMs, 10),
+			"cost": pricing.FormatUSD(u.CostNanos), "costMicros": strconv.FormatInt(pricing.NanosToMicros(u.CostNanos), 10),
+			"costNanos": strconv.FormatInt(u.CostNanos, 10),
+			"priced":    strconv.FormatBool(u.Priced), "ttftMs": strconv.FormatInt(u.TTFTMs, 10),
 			"seq": strconv.FormatUint(s.seq, 10), "recordedAt": s.at.UTC().Format(time.RFC3339Nano),
 		}
 		for name, want := range checks {
@@ -111,7 +112,7 @@ func fold(all []stored, keep func(stored) bool, dims func(events.Usage) string) 
 		t.CacheCreate1hTokens += u.CacheCreate1hTokens
 		t.CacheReadTokens += u.CacheReadTokens
 		t.ReasoningTokens += u.ReasoningTokens
-		t.CostMicros += u.CostMicros
+		t.CostNanos += u.CostNanos
 		out[k] = t
 	}
 	return out
@@ -188,18 +189,18 @@ func TestGroupByOutput(t *testing.T) {
 	n := 0
 	for line := range strings.SplitSeq(strings.TrimSpace(js1.String()), "\n") {
 		var row struct {
-			KeyID      string      `json:"keyId"`
-			Requests   int64       `json:"requests"`
-			Refused    int64       `json:"refused"`
-			Input      int64       `json:"inputTokens"`
-			Cost       json.Number `json:"cost"`
-			CostMicros int64       `json:"costMicros"`
+			KeyID     string      `json:"keyId"`
+			Requests  int64       `json:"requests"`
+			Refused   int64       `json:"refused"`
+			Input     int64       `json:"inputTokens"`
+			Cost      json.Number `json:"cost"`
+			CostNanos int64       `json:"costNanos"`
 		}
 		if err := json.Unmarshal([]byte(line), &row); err != nil {
 			t.Fatalf("%s: %v", line, err)
 		}
 		w := want[row.KeyID]
-		if row.Requests != w.Requests || row.Refused != w.Refused || row.Input != w.InputTokens || row.CostMicros != w.CostMicros || string(row.Cost) != pricing.FormatUSD(w.CostMicros) {
+		if row.Requests != w.Requests || row.Refused != w.Refused || row.Input != w.InputTokens || row.CostNanos != w.CostNanos || string(row.Cost) != pricing.FormatUSD(w.CostNanos) {
 			t.Fatalf("row %s, want %+v", line, w)
 		}
 		n++
@@ -218,8 +219,9 @@ func TestGroupByOutput(t *testing.T) {
 		t.Fatalf("csv header %v, %d rows", rows[0], len(rows))
 	}
 	for _, row := range rows[1:] {
-		if row[len(row)-2] != pricing.FormatUSD(want[row[0]].CostMicros) {
-			t.Fatalf("row %v: cost, want %s", row, pricing.FormatUSD(want[row[0]].CostMicros))
+		cost, nanos := row[1+slices.Index(ledger.TotalsColumns, "cost")], row[1+slices.Index(ledger.TotalsColumns, "costNanos")]
+		if cost != pricing.FormatUSD(want[row[0]].CostNanos) || nanos != strconv.FormatInt(want[row[0]].CostNanos, 10) {
+			t.Fatalf("row %v: cost, want %s", row, pricing.FormatUSD(want[row[0]].CostNanos))
 		}
 	}
 }
@@ -256,11 +258,11 @@ func TestReprice(t *testing.T) {
 			t.Fatalf("%d groups, want one per key", len(keys))
 		}
 		for i, r := range rows {
-			if r.DifferenceMicros() != 0 || r.RecordedMicros != r.RecomputedMicros {
+			if r.DifferenceNanos() != 0 || r.RecordedNanos != r.RecomputedNanos {
 				t.Fatalf("key %v: %+v", keys[i], r)
 			}
 		}
-		if tot := sink.Total(); tot.Events != int64(len(all)) || tot.DifferenceMicros() != 0 {
+		if tot := sink.Total(); tot.Events != int64(len(all)) || tot.DifferenceNanos() != 0 {
 			t.Fatalf("total %+v", tot)
 		}
 	})
@@ -271,7 +273,7 @@ func TestReprice(t *testing.T) {
 			u := s.u
 			r := want[u.Model]
 			r.Events++
-			r.RecordedMicros += u.CostMicros
+			r.RecordedNanos += u.CostNanos
 			model := u.UpstreamModel
 			if model == "" {
 				model = u.Model
@@ -280,13 +282,13 @@ func TestReprice(t *testing.T) {
 			if u.Outcome == events.OutcomeRefused || u.Outcome == events.OutcomeNoAccount {
 				cost, priced = 0, true
 			}
-			r.RecomputedMicros += cost
+			r.RecomputedNanos += cost
 			if !priced {
 				r.Unpriced++
 			}
 			want[u.Model] = r
 		}
-		if want["claude-opus-4-6"].DifferenceMicros() <= 0 {
+		if want["claude-opus-4-6"].DifferenceNanos() <= 0 {
 			t.Fatal("fixture has no opus cost to re-price")
 		}
 		var out bytes.Buffer
@@ -307,8 +309,9 @@ func TestReprice(t *testing.T) {
 		}
 		for _, rec := range recs[1:] {
 			w := want[rec[0]]
-			if rec[5] != pricing.FormatUSD(w.DifferenceMicros()) || rec[8] != strconv.FormatInt(w.DifferenceMicros(), 10) {
-				t.Fatalf("csv row %v, want difference %d", rec, w.DifferenceMicros())
+			if rec[5] != pricing.FormatUSD(w.DifferenceNanos()) || rec[11] != strconv.FormatInt(w.DifferenceNanos(), 10) ||
+				rec[8] != strconv.FormatInt(pricing.NanosToMicros(w.DifferenceNanos()), 10) {
+				t.Fatalf("csv row %v, want difference %d", rec, w.DifferenceNanos())
 			}
 		}
 	})

@@ -246,6 +246,8 @@ type usageScan struct {
 	subject string
 	next    uint64
 	got     []events.Usage
+	// counts are the counts of refused requests read (not in got).
+	counts []events.RefusalsCounted
 }
 
 func newUsageScan(js jetstream.JetStream, subject string) *usageScan {
@@ -266,15 +268,20 @@ func (u *usageScan) read(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		ev, err := decodeUsage(m)
+		ev, c, ok, err := decodeUsage(m)
 		if err != nil {
 			return err
 		}
-		u.got, u.next = append(u.got, ev), m.Sequence+1
+		if ok {
+			u.got = append(u.got, ev)
+		} else {
+			u.counts = append(u.counts, c)
+		}
+		u.next = m.Sequence + 1
 	}
 }
 
-// atLeast reads until n events are in, or fails t after 30s.
+// atLeast reads until n usage events are in, or fails t after 30s.
 func (u *usageScan) atLeast(t *testing.T, n int) []events.Usage {
 	t.Helper()
 	var last error
@@ -290,28 +297,39 @@ func (u *usageScan) atLeast(t *testing.T, n int) []events.Usage {
 }
 
 // usageEvents reads the whole USAGE stream: as many events as its leader
-// says it holds.
-func usageEvents(t *testing.T, js jetstream.JetStream) []events.Usage {
+// says it holds. It returns the usage events and the counts of refusals.
+func usageEvents(t *testing.T, js jetstream.JetStream) ([]events.Usage, []events.RefusalsCounted) {
 	t.Helper()
-	msgs := streamInfo(t, js, events.StreamUsage).State.Msgs
-	return newUsageScan(js, events.UsageSubjects).atLeast(t, int(msgs))
+	sc := newUsageScan(js, events.UsageSubjects)
+	msgs := int(streamInfo(t, js, events.StreamUsage).State.Msgs)
+	if !poll(30*time.Second, func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		return sc.read(ctx) == nil && len(sc.got)+len(sc.counts) >= msgs
+	}) {
+		t.Fatalf("USAGE: read %d usage events and %d counts of %d messages", len(sc.got), len(sc.counts), msgs)
+	}
+	return sc.got, sc.counts
 }
 
-// decodeUsage decodes a message of USAGE.
-func decodeUsage(m *jetstream.RawStreamMsg) (events.Usage, error) {
+// decodeUsage decodes a message of USAGE: a usage event (ok true), or a
+// count of refusals (ok false, c set).
+func decodeUsage(m *jetstream.RawStreamMsg) (u events.Usage, c events.RefusalsCounted, ok bool, err error) {
 	env, err := streams.FromRaw(m)
 	if err != nil {
-		return events.Usage{}, err
+		return u, c, false, err
 	}
 	p, err := events.Decode(env)
 	if err != nil {
-		return events.Usage{}, err
+		return u, c, false, err
 	}
-	u, ok := p.(*events.Usage)
-	if !ok {
-		return events.Usage{}, fmt.Errorf("USAGE holds a %s event at %d", env.Type, env.Seq)
+	switch v := p.(type) {
+	case *events.Usage:
+		return *v, c, true, nil
+	case *events.RefusalsCounted:
+		return u, *v, false, nil
 	}
-	return *u, nil
+	return u, c, false, fmt.Errorf("USAGE holds a %s event at %d", env.Type, env.Seq)
 }
 
 // byID indexes usage events by request id; a second event for one id
