@@ -65,10 +65,15 @@ func (s *Server) EnsureAdmin(ctx context.Context, username, password string) (cr
 		return false, "", err
 	}
 	none := uint64(0)
-	if _, err := s.writeConfig(ctx, events.AdminSubject(username), env, &none); err != nil {
+	if seq, err := s.writeConfig(ctx, events.AdminSubject(username), env, &none); err != nil {
 		var e *Error
 		if errors.As(err, &e) && e.Kind == KindConflict {
 			return false, "", nil // another process created it first
+		}
+		if seq > 0 {
+			// Recorded, not visible yet (the workers are starting too):
+			// the admin exists; the read models will show it shortly.
+			return true, generated, nil
 		}
 		return false, "", err
 	}

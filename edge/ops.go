@@ -39,7 +39,9 @@ func (s *Server) readiness(c echo.Context) error {
 	}, s.ready...)
 	status, code := map[string]string{}, http.StatusOK
 	for _, ch := range checks {
-		if err := ch.Check(ctx); err != nil {
+		if err := ch.Check(ctx); err != nil && ch.Advisory {
+			status[ch.Name] = "warning: " + err.Error()
+		} else if err != nil {
 			status[ch.Name], code = err.Error(), http.StatusServiceUnavailable
 		} else {
 			status[ch.Name] = "ok"

@@ -185,6 +185,9 @@ type Prices interface{ Current() *pricing.Table }
 type ReadyCheck struct {
 	Name  string
 	Check func(ctx context.Context) error
+	// Advisory checks are reported ("warning: ...") without making the
+	// process not ready: it serves, but an operator should look.
+	Advisory bool
 }
 
 // Server is the edge.

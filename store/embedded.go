@@ -13,19 +13,25 @@ import (
 // streams.
 type Embedded struct {
 	*miniredis.Miniredis
-	cancel context.CancelFunc
-	done   chan struct{}
+	password string
+	cancel   context.CancelFunc
+	done     chan struct{}
 }
 
 // StartEmbedded starts an in-process Redis on a loopback port whose clock
-// follows the wall clock.
-func StartEmbedded() (*Embedded, error) {
+// follows the wall clock. A non-empty password is required of every
+// connection (AUTH), so another process on the machine cannot reach the
+// read models, rate windows or login counters.
+func StartEmbedded(password string) (*Embedded, error) {
 	m := miniredis.NewMiniRedis()
+	if password != "" {
+		m.RequireAuth(password)
+	}
 	if err := m.StartAddr("127.0.0.1:0"); err != nil {
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	e := &Embedded{Miniredis: m, cancel: cancel, done: make(chan struct{})}
+	e := &Embedded{Miniredis: m, password: password, cancel: cancel, done: make(chan struct{})}
 	go func() {
 		defer close(e.done)
 		DriveClock(ctx, m, 100*time.Millisecond)
@@ -35,7 +41,7 @@ func StartEmbedded() (*Embedded, error) {
 
 // Client returns a client of the embedded server.
 func (e *Embedded) Client() *redis.Client {
-	return Client(&redis.Options{Addr: e.Addr()})
+	return Client(&redis.Options{Addr: e.Addr(), Password: e.password})
 }
 
 // Close stops the server.

@@ -158,7 +158,7 @@ type chaosProc struct {
 	killed     bool
 }
 
-var chaosListen = regexp.MustCompile(`relay is listening on (http://\S+)`)
+var chaosListen = regexp.MustCompile(`relay is listening on [^\n]*?(http://\S+)`)
 
 // chaosStart starts `relay <role>` with env (plus PATH, HOME and TZ only:
 // nothing of the developer's configuration leaks in). The kernel kills it

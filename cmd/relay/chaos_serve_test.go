@@ -250,13 +250,12 @@ func TestChaosSmokeOnEveryNATSTopology(t *testing.T) {
 		chaosSmoke(t, p.base, up, nil)
 	})
 	t.Run("serve embedded NATS over TCP", func(t *testing.T) {
-		port := chaosFreePort(t)
-		p := chaosStart(t, "serve", "serve", map[string]string{"DATA_DIR": t.TempDir(), "HOST": "127.0.0.1", "PORT": "0",
+		port, dir := chaosFreePort(t), t.TempDir()
+		p := chaosStart(t, "serve", "serve", map[string]string{"DATA_DIR": dir, "HOST": "127.0.0.1", "PORT": "0",
 			"NATS_LISTEN": "127.0.0.1:" + strconv.Itoa(port), "ADMIN_PASSWORD": chaosAdminPassword, "LOG_LEVEL": "warn"})
 		p.awaitListening(t)
 		chaosSmoke(t, p.base, up, func() []events.Usage {
-			nc, js := chaosConnect(t, fmt.Sprintf("nats://127.0.0.1:%d", port))
-			defer nc.Close()
+			_, js := trustConnect(t, fmt.Sprintf("nats://127.0.0.1:%d", port), dir, natsRelayUser)
 			return chaosUsageEvents(t, js)
 		})
 	})

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"relay/events/streams"
 )
 
 // config is everything relay reads from the environment (DESIGN.md section
@@ -84,7 +86,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		DataDir:       str("DATA_DIR", "./data"),
 		NATSURL:       str("NATS_URL", ""),
 		NATSListen:    str("NATS_LISTEN", "127.0.0.1:4222"),
-		NATSReplicas:  num("NATS_REPLICAS", 1, 1, 5),
+		NATSReplicas:  num("NATS_REPLICAS", streams.AutoReplicas, 1, 5), // unset: the cluster's size, up to 3
 		JWTSecret:     getenv("JWT_SECRET"),
 		EncryptionKey: getenv("ENCRYPTION_KEY"),
 		AdminUsername: str("ADMIN_USERNAME", "admin"),

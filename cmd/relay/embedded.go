@@ -19,11 +19,15 @@ type embeddedNATS struct {
 	lock *os.File
 }
 
-// startEmbeddedNATS starts JetStream stored under dir/nats. syncEvery 0 means
+// startEmbeddedNATS starts JetStream stored under dir/nats, accepting only
+// users (every connection authenticates, DESIGN.md section 10). syncEvery 0 means
 // SyncAlways (the default), which makes an
 // acknowledged event survive a crash; NoSigs leaves SIGTERM to relay; a lock
 // file keeps a second process off the same store.
-func startEmbeddedNATS(dataDir, listen string, syncEvery time.Duration) (*embeddedNATS, error) {
+func startEmbeddedNATS(dataDir, listen string, syncEvery time.Duration, users []*server.User) (*embeddedNATS, error) {
+	if len(users) == 0 {
+		return nil, errors.New("embedded NATS: no users: every connection must authenticate")
+	}
 	dir := filepath.Join(dataDir, "nats")
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
@@ -50,6 +54,7 @@ func startEmbeddedNATS(dataDir, listen string, syncEvery time.Duration) (*embedd
 		// JetStream stores sizes in the server's limits; leave memory
 		// mostly to the edge.
 		JetStreamMaxMemory: 64 << 20,
+		Users:              users,
 	}
 	if listen == "off" {
 		opts.DontListen = true

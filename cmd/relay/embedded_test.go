@@ -16,7 +16,12 @@ func TestEmbeddedNATSLoopbackURL(t *testing.T) {
 		{"off", ""},
 	} {
 		t.Run(tc.listen, func(t *testing.T) {
-			emb, err := startEmbeddedNATS(t.TempDir(), tc.listen, 0)
+			dir := t.TempDir()
+			users, relayPass, err := embeddedNATSUsers(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			emb, err := startEmbeddedNATS(dir, tc.listen, 0, users)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -31,7 +36,7 @@ func TestEmbeddedNATSLoopbackURL(t *testing.T) {
 			if !strings.HasPrefix(u, tc.prefix) {
 				t.Fatalf("loopback URL %q, want %s<port>", u, tc.prefix)
 			}
-			nc, err := nats.Connect(u)
+			nc, err := nats.Connect(u, nats.UserInfo(natsRelayUser, relayPass))
 			if err != nil {
 				t.Fatalf("connect %s: %v", u, err)
 			}

@@ -26,7 +26,9 @@ then drops the old one. Progress goes to stderr.
               on it (default 2s)
 
 Needs REDIS_URL (or REDIS_HOST) and NATS (NATS_URL, else the embedded server
-of a running relay serve at NATS_LISTEN). TZ must be the workers' TZ.
+of a running relay serve at NATS_LISTEN) with relay's credentials
+(NATS_CREDS, NATS_USER/NATS_PASSWORD or NATS_TOKEN; else the ones relay serve
+generated under DATA_DIR/secrets). TZ must be the workers' TZ.
 `
 
 func runRebuild(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
@@ -75,7 +77,7 @@ func runRebuild(ctx context.Context, args []string, getenv func(string) string, 
 	if live, err := st.UsageLocation(ctx); err == nil && live != nil && live.String() != loc.String() {
 		fmt.Fprintf(stderr, "relay rebuild: warning: the live usage statistics use TZ=%s, this rebuild TZ=%s: day buckets will change\n", live, loc)
 	}
-	nc, js, err := connectNATS(getenv, "rebuild")
+	nc, js, err := connectNATS(getenv, "rebuild", natsRelayUser)
 	if err != nil {
 		return err
 	}

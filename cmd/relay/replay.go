@@ -46,7 +46,9 @@ Streams the usage ledger (the USAGE stream) to stdout, oldest first.
 What had key X spent as of T:  relay replay --until T --key X --group-by key
 
 NATS: NATS_URL, else the embedded server of a running relay serve
-(nats://NATS_LISTEN). Day and hour buckets use TZ (default UTC).
+(nats://NATS_LISTEN). Credentials: NATS_CREDS, NATS_USER/NATS_PASSWORD or
+NATS_TOKEN; else the analyst password relay serve generated under
+DATA_DIR/secrets. Day and hour buckets use TZ (default UTC).
 `
 
 // listFlag is a repeatable, comma-separated flag.
@@ -169,14 +171,41 @@ func natsURL(getenv func(string) string) (string, error) {
 }
 
 // connectNATS connects the way replay and rebuild do: no reconnect storm
-// against a server that is not there, a clear error when it is not.
-func connectNATS(getenv func(string) string, name string) (*nats.Conn, jetstream.JetStream, error) {
+// against a server that is not there, a clear error when it is not. The
+// credentials are the environment's (NATS_CREDS, NATS_USER/NATS_PASSWORD or
+// NATS_TOKEN); without them, on this machine (NATS_URL unset), the ones a
+// running `relay serve` generated under DATA_DIR/secrets for role:
+// natsAnalystUser for replay, natsRelayUser for rebuild.
+func connectNATS(getenv func(string) string, name, role string) (*nats.Conn, jetstream.JetStream, error) {
 	url, err := natsURL(getenv)
 	if err != nil {
 		return nil, nil, usageError{err}
 	}
-	nc, err := nats.Connect(url, nats.Name("relay-"+name), nats.Timeout(5*time.Second))
+	opts := []nats.Option{nats.Name("relay-" + name), nats.Timeout(5 * time.Second)}
+	if role == natsAnalystUser {
+		// The analyst may subscribe only under its own inbox prefix.
+		opts = append(opts, nats.CustomInboxPrefix(analystInbox))
+	}
+	auth, err := natsAuthFromEnv(getenv)
 	if err != nil {
+		return nil, nil, usageError{err}
+	}
+	if auth == nil && strings.TrimSpace(getenv("NATS_URL")) == "" {
+		dataDir := strings.TrimSpace(getenv("DATA_DIR"))
+		if dataDir == "" {
+			dataDir = "./data"
+		}
+		local, err := localNATSAuth(dataDir, role)
+		if err != nil {
+			return nil, nil, usageError{err}
+		}
+		auth = []nats.Option{local}
+	}
+	nc, err := nats.Connect(url, append(opts, auth...)...)
+	if err != nil {
+		if errors.Is(err, nats.ErrAuthorization) || strings.Contains(strings.ToLower(err.Error()), "authorization") {
+			return nil, nil, fmt.Errorf("connect NATS at %s: %w (set NATS_USER/NATS_PASSWORD, NATS_CREDS or NATS_TOKEN; on relay serve's machine, DATA_DIR)", url, err)
+		}
 		return nil, nil, fmt.Errorf("connect NATS at %s (is relay serve running? else set NATS_URL): %w", url, err)
 	}
 	js, err := jetstream.New(nc)
@@ -195,7 +224,7 @@ func runReplay(ctx context.Context, args []string, getenv func(string) string, s
 	if err != nil {
 		return usageError{err}
 	}
-	nc, js, err := connectNATS(getenv, "replay")
+	nc, js, err := connectNATS(getenv, "replay", natsAnalystUser)
 	if err != nil {
 		return err
 	}

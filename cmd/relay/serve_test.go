@@ -25,7 +25,7 @@ type serveProcess struct {
 
 // listenLine matches the welcome text once it is complete: its last line
 // ("log in:") comes after the address and the admin's password.
-var listenLine = regexp.MustCompile(`(?s)relay is listening on (http://\S+).*log in:`)
+var listenLine = regexp.MustCompile(`(?s)relay is listening on [^\n]*?(http://\S+).*log in:`)
 
 func startServe(t *testing.T, env map[string]string) *serveProcess {
 	t.Helper()

@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"math/rand/v2"
+	mrand "math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -81,44 +83,37 @@ func runServer(ctx context.Context, role string, args []string, getenv func(stri
 	}
 	var nc *nats.Conn
 	if cfg.NATSURL == "" {
-		if emb, err = startEmbeddedNATS(cfg.DataDir, cfg.NATSListen, cfg.NATSSync); err != nil {
+		// Every connection authenticates, relay's own included: the
+		// passwords are generated at the first start under DATA_DIR/secrets.
+		users, relayPass, uerr := embeddedNATSUsers(cfg.DataDir)
+		if uerr != nil {
+			return fmt.Errorf("embedded NATS credentials: %w", uerr)
+		}
+		if emb, err = startEmbeddedNATS(cfg.DataDir, cfg.NATSListen, cfg.NATSSync, users); err != nil {
 			return fmt.Errorf("embedded NATS: %w", err)
 		}
 		defer emb.stop()
+		natsOpts = append(natsOpts, nats.UserInfo(natsRelayUser, relayPass))
 		if u := emb.loopbackURL(); u != "" {
 			nc, err = nats.Connect(u, natsOpts...)
 		} else {
 			nc, err = nats.Connect("", append(natsOpts, nats.InProcessServer(emb))...)
 		}
 	} else {
-		nc, err = nats.Connect(cfg.NATSURL, natsOpts...)
+		auth, aerr := natsAuthFromEnv(getenv)
+		if aerr != nil {
+			return usageError{aerr}
+		}
+		nc, err = nats.Connect(cfg.NATSURL, append(natsOpts, auth...)...)
 	}
 	if err != nil {
 		return fmt.Errorf("connect NATS: %w", err)
 	}
 	defer nc.Close()
+	if !nc.AuthRequired() {
+		log.Warn().Msg("NATS does not require authentication: any client that reaches it can write relay's events (configure users as nats.conf does; README, Security)")
+	}
 	js, err := jetstream.New(nc)
-	if err != nil {
-		return err
-	}
-	sopts := streams.Defaults()
-	sopts.Replicas, sopts.UsageMaxAge = cfg.NATSReplicas, cfg.UsageMaxAge
-	sopts.UsageMaxBytes, sopts.StateMaxBytes, sopts.ConfigMaxBytes = cfg.UsageMaxBytes, cfg.StateMaxBytes, cfg.ConfigMaxBytes
-	// Short attempts, retried for a minute: a NATS cluster that is still
-	// electing its leader refuses, and one that sees several processes
-	// create the same stream at once (compose starts them together)
-	// leaves all but the first request unanswered; a retry succeeds. The
-	// random pause keeps the processes from racing again on the next stream.
-	for attempt, until := 1, time.Now().Add(time.Minute); ; attempt++ {
-		pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		err = streams.Provision(pctx, js, sopts)
-		cancel()
-		if err == nil || ctx.Err() != nil || time.Now().After(until) {
-			break
-		}
-		log.Warn().Err(err).Int("attempt", attempt).Msg("streams not provisioned yet; retrying")
-		time.Sleep(time.Duration(100+rand.IntN(900)) * time.Millisecond)
-	}
 	if err != nil {
 		return err
 	}
@@ -126,12 +121,15 @@ func runServer(ctx context.Context, role string, args []string, getenv func(stri
 	// Redis: the read models.
 	var rdb *redis.Client
 	if cfg.RedisURL == "" {
-		mr, err := store.StartEmbedded()
+		// A password per start: the embedded Redis is rebuilt from the
+		// streams at every start, and nothing but this process uses it.
+		mr, err := store.StartEmbedded(rand.Text())
 		if err != nil {
 			return fmt.Errorf("embedded Redis: %w", err)
 		}
 		defer mr.Close()
 		rdb = mr.Client()
+		log.Info().Str("addr", mr.Addr()).Msg("embedded Redis (password required, generated at this start)")
 	} else {
 		ropts, err := redis.ParseURL(cfg.RedisURL)
 		if err != nil {
@@ -144,6 +142,49 @@ func runServer(ctx context.Context, role string, args []string, getenv func(stri
 	if err := st.Ping(ctx); err != nil {
 		return fmt.Errorf("connect Redis: %w", err)
 	}
+
+	sopts := streams.Defaults()
+	sopts.Replicas, sopts.UsageMaxAge = cfg.NATSReplicas, cfg.UsageMaxAge
+	sopts.UsageMaxBytes, sopts.StateMaxBytes, sopts.ConfigMaxBytes = cfg.UsageMaxBytes, cfg.StateMaxBytes, cfg.ConfigMaxBytes
+	marker := filepath.Join(cfg.DataDir, provisionedMarker)
+	// Short attempts, retried for a minute: a NATS cluster that is still
+	// electing its leader refuses, and one that sees several processes
+	// create the same stream at once (compose starts them together)
+	// leaves all but the first request unanswered; a retry succeeds. The
+	// random pause keeps the processes from racing again on the next stream.
+	var placed streams.Placement
+	for attempt, start := 1, time.Now(); ; attempt++ {
+		// NATS_REPLICAS unset on a cluster: a new stream waits 20 s for the
+		// cluster to place 3 replicas before it settles for fewer.
+		sopts.StepDown = time.Since(start) > 20*time.Second
+		pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		// Never create a stream afresh over read models (or, for the
+		// embedded server, a DATA_DIR) that show it had events.
+		err = checkStreamsNotLost(pctx, js, st, marker, emb != nil)
+		if err == nil {
+			placed, err = streams.ProvisionPlaced(pctx, js, sopts)
+		}
+		cancel()
+		var lost lostStreamError
+		if err == nil || errors.As(err, &lost) || ctx.Err() != nil || time.Since(start) > time.Minute {
+			break
+		}
+		log.Warn().Err(err).Int("attempt", attempt).Msg("streams not provisioned yet; retrying")
+		time.Sleep(time.Duration(100+mrand.IntN(900)) * time.Millisecond)
+	}
+	if err != nil {
+		return err
+	}
+	if emb != nil {
+		if err := writeMarker(marker); err != nil {
+			return err
+		}
+	}
+	for name, got := range placed.Got {
+		if got < placed.Want {
+			log.Warn().Str("stream", name).Int("replicas", got).Int("cluster_could", placed.Want).Msg("stream has fewer replicas than the cluster can give; it is scaled up at the next start with every node up (or set NATS_REPLICAS)")
+		}
+	}
 	// A `relay rebuild` announces its switch of read-model generation.
 	if err := workers.WatchGeneration(ctx, nc, st); err != nil {
 		return err
@@ -155,7 +196,7 @@ func runServer(ctx context.Context, role string, args []string, getenv func(stri
 	wctx, stopWorkers := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopWorkers()
 	var wg sync.WaitGroup
-	var ready []edge.ReadyCheck
+	ready := streamsReadyChecks(js, placed)
 	if withWorkers {
 		loc, err := time.LoadLocation(cfg.TZ) // validated by loadConfig
 		if err != nil {
@@ -231,7 +272,7 @@ func runServer(ctx context.Context, role string, args []string, getenv func(stri
 	if err := srv.Start(ctx); err != nil {
 		return fmt.Errorf("load configuration: %w", err)
 	}
-	created, generated, err := srv.EnsureAdmin(ctx, cfg.AdminUsername, cfg.AdminPassword)
+	created, generated, err := ensureAdmin(ctx, srv, cfg, log)
 	if err != nil {
 		return err
 	}
@@ -261,14 +302,21 @@ func shutdownNATS(nc *nats.Conn, err error) error {
 
 func printWelcome(w io.Writer, addr string, cfg config, emb *embeddedNATS, created bool, generated string) {
 	host, port, _ := net.SplitHostPort(addr)
-	if host == "0.0.0.0" || host == "::" || host == "" {
-		host = "127.0.0.1"
+	local := host
+	all := host == "0.0.0.0" || host == "::" || host == ""
+	if all {
+		local = "127.0.0.1"
 	}
-	base := "http://" + net.JoinHostPort(host, port)
-	fmt.Fprintf(w, "relay is listening on %s\n", base)
+	base := "http://" + net.JoinHostPort(local, port)
+	if all {
+		// HOST=0.0.0.0 (the default): reachable from other machines too.
+		fmt.Fprintf(w, "relay is listening on %s (all interfaces); on this machine: %s\n", addr, base)
+	} else {
+		fmt.Fprintf(w, "relay is listening on %s\n", base)
+	}
 	fmt.Fprintf(w, "  health:  %s/health   ready: %s/ready   metrics: %s/metrics\n", base, base, base)
 	if emb != nil && cfg.NATSListen != "off" {
-		fmt.Fprintf(w, "  embedded NATS (JetStream under %s/nats) on nats://%s\n", cfg.DataDir, cfg.NATSListen)
+		fmt.Fprintf(w, "  embedded NATS (JetStream under %s/nats) on nats://%s, password required (%s/secrets)\n", cfg.DataDir, cfg.NATSListen, cfg.DataDir)
 	}
 	switch {
 	case generated != "":
@@ -310,18 +358,24 @@ func serveWorkerOps(ctx context.Context, ln net.Listener, nc *nats.Conn, st *sto
 		if err := st.Ping(r.Context()); err != nil {
 			problems["redis"] = err.Error()
 		}
+		warnings := map[string]string{}
 		for _, c := range ready {
-			if err := c.Check(r.Context()); err != nil {
+			if err := c.Check(r.Context()); err != nil && c.Advisory {
+				warnings[c.Name] = err.Error()
+			} else if err != nil {
 				problems[c.Name] = err.Error()
 			}
 		}
 		w.Header().Set("Content-Type", "application/json")
-		if len(problems) > 0 {
-			w.WriteHeader(http.StatusServiceUnavailable)
-			fmt.Fprintf(w, `{"status":"not ready","problems":%q}`, fmt.Sprint(problems))
-			return
+		body := map[string]any{"status": "ready"}
+		if len(warnings) > 0 {
+			body["warnings"] = warnings
 		}
-		io.WriteString(w, `{"status":"ready"}`)
+		if len(problems) > 0 {
+			body["status"], body["problems"] = "not ready", problems
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+		_ = json.NewEncoder(w).Encode(body)
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}

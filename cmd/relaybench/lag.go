@@ -26,13 +26,17 @@ type lagProbe struct {
 	every  time.Duration
 }
 
-func newLagProbe(ctx context.Context, natsAddr, redisURL string, every time.Duration) (*lagProbe, error) {
+func newLagProbe(ctx context.Context, natsAddr, natsPassword, redisURL string, every time.Duration) (*lagProbe, error) {
 	ropts, err := redis.ParseURL(redisURL)
 	if err != nil {
 		return nil, err
 	}
 	ropts.PoolSize = 4
-	nc, err := nats.Connect("nats://"+natsAddr, nats.Name("relaybench"))
+	opts := []nats.Option{nats.Name("relaybench")}
+	if natsPassword != "" {
+		opts = append(opts, nats.UserInfo("relay", natsPassword))
+	}
+	nc, err := nats.Connect("nats://"+natsAddr, opts...)
 	if err != nil {
 		return nil, err
 	}

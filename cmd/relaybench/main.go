@@ -328,7 +328,7 @@ func (b *bench) start(ctx context.Context) error {
 		if err := r.seed(ctx, up.url); err != nil {
 			return err
 		}
-		p, err := newLagProbe(ctx, r.natsAddr, r.redisURL, b.o.lagEvery)
+		p, err := newLagProbe(ctx, r.natsAddr, r.natsPassword, r.redisURL, b.o.lagEvery)
 		if err != nil {
 			return fmt.Errorf("%s: lag probe: %w", v.name, err)
 		}

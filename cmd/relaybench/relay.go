@@ -39,8 +39,11 @@ type relayProc struct {
 	// (NATS_URL). redisURL is its Redis: the harness's redis-server, or the
 	// embedded one found among its sockets.
 	natsAddr, redisURL string
-	embeddedRedis      bool
-	encKey, password   string
+	// natsPassword is relay's NATS password when natsAddr is the embedded
+	// server (relay serve generates it under DATA_DIR/secrets).
+	natsPassword     string
+	embeddedRedis    bool
+	encKey, password string
 	// key is the API key secret the load generator sends.
 	key string
 	// admin is an HTTP client for setup and /metrics, apart from the load's.
@@ -97,6 +100,14 @@ func startRelay(ctx context.Context, bin, name, workDir, redisURL, natsURL, logL
 	if err := r.waitReady(ctx); err != nil {
 		r.stop()
 		return nil, err
+	}
+	if natsURL == "" {
+		b, err := os.ReadFile(filepath.Join(workDir, name+"-data", "secrets", "nats_relay_password"))
+		if err != nil {
+			r.stop()
+			return nil, err
+		}
+		r.natsPassword = strings.TrimSpace(string(b))
 	}
 	if r.redisURL = redisURL; r.redisURL != "" {
 		return r, nil

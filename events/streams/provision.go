@@ -2,8 +2,10 @@ package streams
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"reflect"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -14,6 +16,8 @@ import (
 // Options shape the streams. The zero value is not valid; start from Defaults.
 type Options struct {
 	// Replicas is the stream replica count: 3 on a 3-node cluster, else 1.
+	// 0 (AutoReplicas) lets Provision choose: 1 on a server that is not in
+	// a cluster, else as many as the cluster can place, up to 3.
 	Replicas int
 	// UsageMaxAge is how long USAGE keeps events (USAGE_RETENTION).
 	UsageMaxAge time.Duration
@@ -22,6 +26,12 @@ type Options struct {
 	// DuplicateWindow is how long the server remembers message ids to drop
 	// duplicate publishes; spooled usage events are republished within it.
 	DuplicateWindow time.Duration
+	// StepDown lets AutoReplicas create a stream with fewer replicas than
+	// MaxAutoReplicas when the cluster cannot place that many. Without it
+	// such a creation fails, to be retried: a young cluster whose peers
+	// have not all joined yet must not get single-replica streams for
+	// good. relay sets it once retrying has not helped for a while.
+	StepDown bool
 	// UsageMaxBytes, StateMaxBytes and ConfigMaxBytes cap each stream's
 	// size in bytes (USAGE_MAX_BYTES, STATE_MAX_BYTES, CONFIG_MAX_BYTES);
 	// 0 means no cap of its own. At its cap USAGE and STATE drop their
@@ -35,6 +45,14 @@ type Options struct {
 	StateMaxBytes  int64
 	ConfigMaxBytes int64
 }
+
+// AutoReplicas asks Provision to give each stream as many replicas as the
+// cluster can place, up to MaxAutoReplicas.
+const AutoReplicas = 0
+
+// MaxAutoReplicas is the most replicas AutoReplicas gives a stream: an
+// acknowledged event is then on 2 nodes and survives the loss of any one.
+const MaxAutoReplicas = 3
 
 // Defaults returns the documented defaults.
 func Defaults() Options {
@@ -97,15 +115,113 @@ func maxBytes(n int64) int64 {
 // alone, so starting processes do not rewrite stream configurations under
 // running consumers.
 func Provision(ctx context.Context, js jetstream.JetStream, o Options) error {
+	_, err := ProvisionPlaced(ctx, js, o)
+	return err
+}
+
+// Placement is what provisioning learned about replicas.
+type Placement struct {
+	// Clustered: the server is part of a JetStream cluster.
+	Clustered bool
+	// Want is the replica count each stream should have: o.Replicas, or
+	// with AutoReplicas the most the cluster showed it can hold (a
+	// placement refused because a known peer is offline still counts
+	// that peer).
+	Want int
+	// Got is each stream's replica count after provisioning.
+	Got map[string]int
+}
+
+// ProvisionPlaced is Provision, reporting the replicas. With AutoReplicas
+// on a cluster it asks for MaxAutoReplicas: an existing stream the cluster
+// cannot scale up stays as it is; a new one fails (to be retried) unless
+// o.StepDown, which steps down to what the cluster can place (a 2-node
+// cluster, or a node offline at the first start: a later start scales the
+// stream up). It never lowers the replicas of an existing stream by itself.
+func ProvisionPlaced(ctx context.Context, js jetstream.JetStream, o Options) (Placement, error) {
+	p := Placement{Clustered: js.Conn().ConnectedClusterName() != "", Want: o.Replicas, Got: map[string]int{}}
+	auto := o.Replicas == AutoReplicas
+	if auto {
+		p.Want = 1
+	}
 	for _, cfg := range o.Configs() {
-		if s, err := js.Stream(ctx, cfg.Name); err == nil && upToDate(s.CachedInfo().Config, cfg) {
-			continue
+		s, err := js.Stream(ctx, cfg.Name)
+		var have *jetstream.StreamConfig
+		if err == nil {
+			c := s.CachedInfo().Config
+			have = &c
 		}
-		if _, err := js.CreateOrUpdateStream(ctx, cfg); err != nil {
-			return fmt.Errorf("provision stream %s: %w", cfg.Name, err)
+		tries := []int{cfg.Replicas}
+		if auto {
+			tries = []int{1}
+			if p.Clustered {
+				tries = []int{MaxAutoReplicas, 2, 1}
+			}
+		}
+		var last error
+		for _, r := range tries {
+			if auto && have != nil && r < have.Replicas {
+				r = have.Replicas // never scale an existing stream down by itself
+			}
+			want := cfg
+			want.Replicas = r
+			if have != nil && upToDate(*have, want) {
+				last = nil
+				p.Got[cfg.Name] = r
+				break
+			}
+			_, last = js.CreateOrUpdateStream(ctx, want)
+			if last == nil {
+				p.Got[cfg.Name] = r
+				break
+			}
+			if !auto || !placementRefused(last) {
+				break
+			}
+			if strings.Contains(last.Error(), "peer offline") {
+				p.Want = max(p.Want, r) // the cluster has the peers, one is down
+			}
+			if have != nil && r > have.Replicas {
+				// Scaling up is best effort: the stream works as it is.
+				want.Replicas = have.Replicas
+				if upToDate(*have, want) {
+					last = nil
+				} else {
+					_, last = js.CreateOrUpdateStream(ctx, want)
+				}
+				if last == nil {
+					p.Got[cfg.Name] = have.Replicas
+				}
+				break
+			}
+			if have == nil && !o.StepDown {
+				break // retried by the caller until the cluster can place it
+			}
+		}
+		if last != nil {
+			return p, fmt.Errorf("provision stream %s: %w", cfg.Name, last)
+		}
+		if auto {
+			p.Want = max(p.Want, p.Got[cfg.Name])
 		}
 	}
-	return nil
+	return p, nil
+}
+
+// placementRefused reports whether err says the cluster cannot place the
+// replicas asked for (too few peers, or not clustered at all).
+func placementRefused(err error) bool {
+	var api *jetstream.APIError
+	if !errors.As(err, &api) {
+		return false
+	}
+	switch api.ErrorCode {
+	case 10005, // JSClusterNoPeersErrF: no suitable peers for placement
+		10023, // JSInsufficientResourcesErr
+		10074: // JSStreamReplicasNotSupportedErr: not clustered
+		return true
+	}
+	return false
 }
 
 // upToDate reports whether the stream configuration have already holds every

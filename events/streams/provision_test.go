@@ -2,12 +2,19 @@ package streams
 
 import (
 	"context"
+	"fmt"
+	"net"
+	"net/url"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"relay/events"
 )
 
 // Every setting relay gives a stream is compared: a configuration that
@@ -71,6 +78,171 @@ func TestProvisionUpdatesOnlyWhatChanged(t *testing.T) {
 	case m := <-updates:
 		t.Fatalf("one more update than the changed stream: %s", m.Subject)
 	default:
+	}
+}
+
+// startCluster starts n JetStream servers routed to each other on loopback
+// and returns a client of every node once the cluster has a meta leader.
+func startCluster(t *testing.T, n int) ([]*server.Server, jetstream.JetStream) {
+	t.Helper()
+	ports := make([]int, n)
+	for i := range ports {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ports[i] = l.Addr().(*net.TCPAddr).Port
+		l.Close()
+	}
+	var routes []*url.URL
+	for _, p := range ports {
+		routes = append(routes, &url.URL{Scheme: "nats-route", Host: fmt.Sprintf("127.0.0.1:%d", p)})
+	}
+	var servers []*server.Server
+	var urls []string
+	for i := range n {
+		o := &server.Options{
+			ServerName: fmt.Sprintf("n%d", i+1), Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(),
+			NoLog: true, NoSigs: true, Routes: routes,
+			Cluster: server.ClusterOpts{Name: "test", Host: "127.0.0.1", Port: ports[i]},
+		}
+		s, err := server.NewServer(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		go s.Start()
+		t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
+		servers = append(servers, s)
+	}
+	for _, s := range servers {
+		if !s.ReadyForConnections(10 * time.Second) {
+			t.Fatal("nats-server not ready")
+		}
+		urls = append(urls, s.ClientURL())
+	}
+	nc, err := nats.Connect(strings.Join(urls, ","))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		_, err := js.AccountInfo(ctx)
+		cancel()
+		if err == nil {
+			return servers, js
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no JetStream meta leader within 30s: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// With AutoReplicas (NATS_REPLICAS unset) a stream gets one replica on a
+// server that is not clustered, and 3 on a 3-node cluster, including a
+// stream created earlier with the old default of 1 (scaled up, never
+// down).
+func TestProvisionAutoReplicasFollowTheCluster(t *testing.T) {
+	ctx := context.Background()
+	auto := Defaults()
+	auto.Replicas = AutoReplicas
+
+	_, single := startJetStream(t)
+	p, err := ProvisionPlaced(ctx, single, auto)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Clustered || p.Want != 1 || p.Got[events.StreamUsage] != 1 {
+		t.Fatalf("single server: %+v; want 1 replica", p)
+	}
+
+	_, js := startCluster(t, 3)
+	var last error
+	provision := func(o Options) Placement {
+		t.Helper()
+		// A young cluster may still be electing stream leaders: retry as
+		// relay's start does.
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			p, err := ProvisionPlaced(pctx, js, o)
+			cancel()
+			if err == nil {
+				return p
+			}
+			last = err
+			if time.Now().After(deadline) {
+				t.Fatalf("provision: %v", last)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	one := Defaults() // the old default: 1 replica
+	provision(one)
+	p = provision(auto)
+	if !p.Clustered || p.Want != 3 {
+		t.Fatalf("3-node cluster: %+v; want 3 replicas", p)
+	}
+	for _, cfg := range auto.Configs() {
+		s, err := js.Stream(ctx, cfg.Name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r := s.CachedInfo().Config.Replicas; r != 3 || p.Got[cfg.Name] != 3 {
+			t.Errorf("%s: %d replicas (reported %d); want 3", cfg.Name, r, p.Got[cfg.Name])
+		}
+	}
+	// An explicit count is honoured, even a lower one.
+	if p := provision(one); p.Want != 1 || p.Got[events.StreamUsage] != 1 {
+		t.Fatalf("explicit 1 replica: %+v", p)
+	}
+	// Back on auto, the cluster gets its 3 replicas again.
+	if p := provision(auto); p.Got[events.StreamUsage] != 3 {
+		t.Fatalf("auto after explicit 1: %+v", p)
+	}
+}
+
+// On a cluster too small for 3 replicas, AutoReplicas refuses to create a
+// stream with fewer until StepDown allows it (a young cluster's peers may
+// still be joining), and keeps an existing stream it cannot scale up.
+func TestProvisionAutoReplicasStepDownOnlyWhenAllowed(t *testing.T) {
+	ctx := context.Background()
+	_, js := startCluster(t, 2)
+	auto := Defaults()
+	auto.Replicas = AutoReplicas
+	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	_, err := ProvisionPlaced(pctx, js, auto)
+	cancel()
+	if err == nil {
+		t.Fatal("a 2-node cluster got 3-replica streams, or fewer without StepDown")
+	}
+	if _, err := js.Stream(ctx, events.StreamConfig); err == nil {
+		t.Fatal("CONFIG created with fewer replicas without StepDown")
+	}
+	auto.StepDown = true
+	var p Placement
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		p, err = ProvisionPlaced(pctx, js, auto)
+		cancel()
+		if err == nil || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err != nil || p.Got[events.StreamUsage] != 2 || p.Want != 2 {
+		t.Fatalf("StepDown on 2 nodes: %+v %v; want 2 replicas", p, err)
+	}
+	auto.StepDown = false
+	if p, err = ProvisionPlaced(ctx, js, auto); err != nil || p.Got[events.StreamConfig] != 2 {
+		t.Fatalf("existing 2-replica streams on 2 nodes: %+v %v; want them kept", p, err)
 	}
 }
 

@@ -85,8 +85,9 @@ func (d *deployment) testIdentity(t *testing.T) {
 	}
 }
 
-// testStreams: with NATS_REPLICAS=3 the processes created every stream
-// with three replicas, all current.
+// testStreams: with NATS_REPLICAS unset (compose sets 3; unset, relay
+// follows the cluster's size, up to 3) the processes, started together,
+// created every stream with three replicas, all current.
 func (d *deployment) testStreams(t *testing.T) {
 	for _, name := range []string{events.StreamConfig, events.StreamUsage, events.StreamState} {
 		info := streamInfo(t, d.js, name)

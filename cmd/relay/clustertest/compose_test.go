@@ -51,9 +51,16 @@ func TestComposeFile(t *testing.T) {
 			t.Errorf("%s: health check %q", name, s.healthcheck())
 		}
 	}
+	for i := 1; i <= 3; i++ {
+		env := cfg.Services[fmt.Sprintf("nats-%d", i)].Environment
+		if env["RELAY_NATS_PASSWORD"] != relayNATSPassword || env["ANALYST_NATS_PASSWORD"] != analystNATSPassword {
+			t.Errorf("nats-%d: the passwords of nats.conf's users are not the ones of .env", i)
+		}
+	}
 	redis := cfg.Services["redis"]
-	if cmd := strings.Join(redis.Command, " "); !strings.Contains(cmd, "--appendonly yes") || redis.mounts()["/data"] != "redis" || !strings.Contains(redis.healthcheck(), "ping") {
-		t.Errorf("redis: command %q, mounts %v, health check %q; want an append-only file on volume redis, checked with PING", cmd, redis.mounts(), redis.healthcheck())
+	if cmd := strings.Join(redis.Command, " "); !strings.Contains(cmd, "--appendonly yes") || !strings.Contains(cmd, "--requirepass "+composeRedisPassword) ||
+		redis.Environment["REDISCLI_AUTH"] != composeRedisPassword || redis.mounts()["/data"] != "redis" || !strings.Contains(redis.healthcheck(), "ping") {
+		t.Errorf("redis: command %q, mounts %v, health check %q; want an append-only file on volume redis, requirepass REDIS_PASSWORD, checked with PING", cmd, redis.mounts(), redis.healthcheck())
 	}
 	for _, name := range []string{"edge-1", "edge-2", "worker-1", "worker-2"} {
 		s := cfg.Services[name]
@@ -67,8 +74,10 @@ func TestComposeFile(t *testing.T) {
 			t.Errorf("%s: command %v, want [%s]", name, s.Command, role)
 		case s.Image != "relay:local" || s.Build == nil:
 			t.Errorf("%s: image %q built here: %v; want the one relay image", name, s.Image, s.Build != nil)
-		case env["NATS_REPLICAS"] != "3" || env["NATS_URL"] != "nats://nats-1:4222,nats://nats-2:4222,nats://nats-3:4222" || env["REDIS_URL"] != "redis://redis:6379/0":
+		case env["NATS_REPLICAS"] != "3" || env["NATS_URL"] != "nats://nats-1:4222,nats://nats-2:4222,nats://nats-3:4222" || env["REDIS_URL"] != "redis://:"+composeRedisPassword+"@redis:6379/0":
 			t.Errorf("%s: NATS_REPLICAS %q NATS_URL %q REDIS_URL %q", name, env["NATS_REPLICAS"], env["NATS_URL"], env["REDIS_URL"])
+		case env["NATS_USER"] != "relay" || env["NATS_PASSWORD"] != relayNATSPassword:
+			t.Errorf("%s: NATS_USER %q and NATS_PASSWORD not relay's of .env", name, env["NATS_USER"])
 		case env["JWT_SECRET"] != jwtSecret || env["ENCRYPTION_KEY"] != encryptionKey:
 			t.Errorf("%s: JWT_SECRET or ENCRYPTION_KEY not the ones of .env", name)
 		case !strings.Contains(s.healthcheck(), "127.0.0.1:3000"+check):
@@ -84,9 +93,13 @@ func TestComposeFile(t *testing.T) {
 		}
 	}
 
-	// The secrets are required: without them compose refuses the file.
-	if out, err := composeRun(t, "JWT_SECRET=\n", "config", "-q"); err == nil || !strings.Contains(out, "set JWT_SECRET") {
-		t.Errorf("compose config without JWT_SECRET: %v %s; want a refusal naming JWT_SECRET", err, out)
+	// The secrets are required: without any one of them compose refuses
+	// the file.
+	for _, name := range []string{"JWT_SECRET", "RELAY_NATS_PASSWORD", "ANALYST_NATS_PASSWORD", "REDIS_PASSWORD"} {
+		env := strings.Replace(composeEnv(), name+"=", "UNSET_"+name+"=", 1)
+		if out, err := composeRun(t, env, "config", "-q"); err == nil || !strings.Contains(out, "set "+name) {
+			t.Errorf("compose config without %s: %v %s; want a refusal naming it", name, err, out)
+		}
 	}
 
 	dockerfile := readRepoFile(t, "Dockerfile")
@@ -150,11 +163,20 @@ func (s composeService) mounts() map[string]string {
 	return out
 }
 
+// composeRedisPassword is REDIS_PASSWORD in the test's .env.
+const composeRedisPassword = "clustertest-redis-password"
+
+// composeEnv is the test's .env: every secret compose requires.
+func composeEnv() string {
+	return fmt.Sprintf("JWT_SECRET=%s\nENCRYPTION_KEY=%s\nADMIN_PASSWORD=%s\nRELAY_NATS_PASSWORD=%s\nANALYST_NATS_PASSWORD=%s\nREDIS_PASSWORD=%s\n",
+		jwtSecret, encryptionKey, adminPassword, relayNATSPassword, analystNATSPassword, composeRedisPassword)
+}
+
 // composeConfig runs `compose config` on compose.yaml with an .env of the
 // test's secrets and returns the normalised file.
 func composeConfig(t *testing.T) composeFile {
 	t.Helper()
-	env := fmt.Sprintf("JWT_SECRET=%s\nENCRYPTION_KEY=%s\nADMIN_PASSWORD=%s\n", jwtSecret, encryptionKey, adminPassword)
+	env := composeEnv()
 	if out, err := composeRun(t, env, "config", "-q"); err != nil {
 		t.Fatalf("compose config -q: %v\n%s", err, out)
 	}

@@ -21,6 +21,12 @@ import (
 // natsConf is the repository's nats.conf, the one compose.yaml mounts.
 const natsConf = "../../../nats.conf"
 
+// The passwords of nats.conf's users, as compose passes them from .env.
+const (
+	relayNATSPassword   = "clustertest-relay-nats-password"
+	analystNATSPassword = "clustertest-analyst-nats-password"
+)
+
 // natsNode is one node of the test's NATS cluster.
 type natsNode struct {
 	name string
@@ -106,6 +112,8 @@ func (nd *natsNode) stop() {
 func loadNATSConf(t *testing.T, name string) *server.Options {
 	t.Helper()
 	t.Setenv("NODE_NAME", name)
+	t.Setenv("RELAY_NATS_PASSWORD", relayNATSPassword)
+	t.Setenv("ANALYST_NATS_PASSWORD", analystNATSPassword)
 	opts, err := server.ProcessConfigFile(natsConf)
 	if err != nil {
 		t.Fatalf("nats.conf: %v", err)
@@ -125,6 +133,8 @@ func loadNATSConf(t *testing.T, name string) *server.Options {
 		t.Fatalf("nats.conf: routes %v; want the three compose services", routes)
 	case opts.Port != 4222 || opts.HTTPPort != 8222:
 		t.Fatalf("nats.conf: client port %d, monitoring port %d", opts.Port, opts.HTTPPort)
+	case len(opts.Users) != 2:
+		t.Fatalf("nats.conf: %d users; want relay and analyst (clients authenticate)", len(opts.Users))
 	}
 	return opts
 }
@@ -150,10 +160,11 @@ func (c *natsCluster) node(t *testing.T, name string) *natsNode {
 	return nil
 }
 
-// connect opens a client on every node's URL, closed when t ends.
+// connect opens a client with relay's credentials on every node's URL,
+// closed when t ends.
 func (c *natsCluster) connect(t *testing.T) (*nats.Conn, jetstream.JetStream) {
 	t.Helper()
-	nc, err := nats.Connect(c.urls(), nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond))
+	nc, err := nats.Connect(c.urls(), nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond), nats.UserInfo("relay", relayNATSPassword))
 	if err != nil {
 		t.Fatal(err)
 	}

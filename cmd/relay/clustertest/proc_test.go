@@ -74,7 +74,7 @@ func startRelay(t, owner *testing.T, bin, role, name string, env map[string]stri
 	return p
 }
 
-var listenLine = regexp.MustCompile(`relay is listening on (http://\S+)`)
+var listenLine = regexp.MustCompile(`relay is listening on [^\n]*?(http://\S+)`)
 
 // awaitListening waits until the process says where it listens (an edge
 // on stdout, a worker in its "worker started" log line) and its /health

@@ -108,7 +108,8 @@ func startDeployment(t *testing.T) *deployment {
 	d.env = func(role string, i int) map[string]string {
 		return map[string]string{
 			"NATS_URL":       d.nats.urls(),
-			"NATS_REPLICAS":  "3",
+			"NATS_USER":      "relay",
+			"NATS_PASSWORD":  relayNATSPassword,
 			"REDIS_URL":      fmt.Sprintf("redis://%s/0", rs.Addr()),
 			"JWT_SECRET":     jwtSecret,
 			"ENCRYPTION_KEY": encryptionKey,
