@@ -60,11 +60,11 @@ func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
 				c.Error(err)
 			}
 			route := c.Path()
-			if route == "" {
-				route = "unmatched"
+			if !s.routePaths[route] {
+				route = routeUnmatched
 			}
 			status := c.Response().Status
-			s.metrics.requests.WithLabelValues(c.Request().Method, route, strconv.Itoa(status)).Inc()
+			s.metrics.requests.WithLabelValues(methodLabel(c.Request().Method), route, strconv.Itoa(status)).Inc()
 			ev := l.Info()
 			if status >= 500 {
 				ev = l.Warn()

@@ -61,10 +61,12 @@ func (x *exchange) publishUsage() {
 	s.metrics.usagePublishSeconds.Observe(time.Since(now).Seconds())
 }
 
-// unpricedOnce logs a model without a price once per process.
+// unpricedOnce counts a model without a price, and logs each of the first
+// maxModelLabels such models once per process.
 func (s *Server) unpricedOnce(model string) {
-	s.metrics.unpriced.WithLabelValues(model).Inc()
-	if _, seen := s.unpricedSeen.LoadOrStore(model, true); !seen {
-		s.log.Warn().Str("model", model).Msg("model has no price: usage recorded with priced=false and cost 0; add it to PRICING_FILE")
+	label, first := s.metrics.unpricedModels.admit(model)
+	s.metrics.unpriced.WithLabelValues(label).Inc()
+	if first {
+		s.log.Warn().Str("model", label).Msg("model has no price: usage recorded with priced=false and cost 0; add it to PRICING_FILE")
 	}
 }

@@ -18,7 +18,7 @@ func (s *Server) routes() *echo.Echo {
 
 	e.GET("/health", s.health)
 	e.GET("/ready", s.readiness)
-	e.GET("/metrics", s.metricsHandler())
+	e.GET("/metrics", s.mainMetrics())
 	s.docsRoutes(e)
 
 	// The relay: what coding agents call.
@@ -42,5 +42,10 @@ func (s *Server) routes() *echo.Echo {
 	s.keyRoutes(admin)
 	s.accountRoutes(admin)
 	s.auditRoutes(admin)
+
+	s.routePaths = map[string]bool{}
+	for _, r := range e.Routes() {
+		s.routePaths[r.Path] = true
+	}
 	return e
 }

@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
-	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -88,6 +87,10 @@ type Config struct {
 	// RefusalFlushEvery is how often the counts of refused requests of
 	// closed minutes are published (one event per key, reason and minute).
 	RefusalFlushEvery time.Duration
+	// MetricsToken, when set, opens /metrics on the main listener to a
+	// scraper presenting it as a Bearer token; unset, /metrics there
+	// answers 404 and metrics are served by ServeMetrics only.
+	MetricsToken string
 }
 
 // Defaults returns the documented defaults.
@@ -200,6 +203,8 @@ type Server struct {
 	metrics *metrics
 	catalog *Catalog
 	echo    *echo.Echo
+	// routePaths are the route patterns of echo: the route label's values.
+	routePaths map[string]bool
 	// box seals and opens upstream credentials.
 	box       *secrets.Box
 	upstreams *upstreams.Pool
@@ -207,8 +212,6 @@ type Server struct {
 	spool     *spool
 	// usagePub stores usage events of concurrent requests together.
 	usagePub *streams.GroupPublisher
-	// unpricedSeen remembers models logged once as unpriced.
-	unpricedSeen sync.Map
 	// halted ends when the shutdown grace is nearly over: upstream calls
 	// still running are cancelled so their streams end cleanly.
 	halted      context.Context

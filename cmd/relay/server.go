@@ -194,6 +194,7 @@ func runServer(ctx context.Context, role string, args []string, getenv func(stri
 	ecfg.Addr, ecfg.BodyLimit, ecfg.ShutdownGrace = addr, cfg.BodyLimit, cfg.ShutdownGrace
 	ecfg.MaxRetries, ecfg.StickyTTL = cfg.MaxRetries, cfg.StickyTTL
 	ecfg.TrustedProxies = cfg.TrustedProxies
+	ecfg.MetricsToken = cfg.MetricsToken
 	if ecfg.Location, err = time.LoadLocation(cfg.TZ); err != nil {
 		return usageError{err}
 	}
@@ -235,7 +236,20 @@ func runServer(ctx context.Context, role string, args []string, getenv func(stri
 	if err != nil {
 		return err
 	}
-	printWelcome(stdout, ln.Addr().String(), cfg, emb, created, generated)
+	metricsAddr := "off"
+	if cfg.MetricsListen != "off" {
+		mln, err := net.Listen("tcp", cfg.MetricsListen)
+		if err != nil {
+			return fmt.Errorf("listen on METRICS_LISTEN=%s: %w", cfg.MetricsListen, err)
+		}
+		metricsAddr = mln.Addr().String()
+		go func() {
+			if err := srv.ServeMetrics(ctx, mln); err != nil {
+				log.Error().Err(err).Msg("metrics listener stopped")
+			}
+		}()
+	}
+	printWelcome(stdout, ln.Addr().String(), metricsAddr, cfg, emb, created, generated)
 	log.Info().Str("addr", ln.Addr().String()).Msg("edge listening")
 	err = srv.Serve(ctx, ln)
 	log.Info().Msg("HTTP drained")
@@ -259,14 +273,22 @@ func shutdownNATS(nc *nats.Conn, err error) error {
 	return err
 }
 
-func printWelcome(w io.Writer, addr string, cfg config, emb *embeddedNATS, created bool, generated string) {
+func printWelcome(w io.Writer, addr, metricsAddr string, cfg config, emb *embeddedNATS, created bool, generated string) {
 	host, port, _ := net.SplitHostPort(addr)
 	if host == "0.0.0.0" || host == "::" || host == "" {
 		host = "127.0.0.1"
 	}
 	base := "http://" + net.JoinHostPort(host, port)
 	fmt.Fprintf(w, "relay is listening on %s\n", base)
-	fmt.Fprintf(w, "  health:  %s/health   ready: %s/ready   metrics: %s/metrics\n", base, base, base)
+	fmt.Fprintf(w, "  health:  %s/health   ready: %s/ready\n", base, base)
+	switch {
+	case metricsAddr != "off":
+		fmt.Fprintf(w, "  metrics: http://%s/metrics (METRICS_LISTEN)\n", metricsAddr)
+	case cfg.MetricsToken != "":
+		fmt.Fprintf(w, "  metrics: %s/metrics with METRICS_TOKEN as Bearer token\n", base)
+	default:
+		fmt.Fprintln(w, "  metrics: off (METRICS_LISTEN=off and no METRICS_TOKEN)")
+	}
 	if emb != nil && cfg.NATSListen != "off" {
 		fmt.Fprintf(w, "  embedded NATS (JetStream under %s/nats) on nats://%s\n", cfg.DataDir, cfg.NATSListen)
 	}
