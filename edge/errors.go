@@ -198,6 +198,7 @@ func (s *Server) handleError(err error, c echo.Context) {
 	if c.Response().Committed {
 		return
 	}
+	abandonBody(c)
 	var e *Error
 	var he *echo.HTTPError
 	switch {

@@ -1,8 +1,12 @@
 package edge
 
 import (
+	"errors"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
+	"os"
 	"strconv"
 	"time"
 
@@ -84,3 +88,97 @@ func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
 }
 
 const ctxKeyID = "relay.keyId"
+
+const ctxBody = "relay.body"
+
+// errSlowBody answers a request whose body did not arrive in time.
+var errSlowBody = newError(KindSlowBody, "the request body did not arrive in time")
+
+// bodyDeadline bounds the time a client takes to send its request body
+// (Config.BodyTimeout and BodyMinRate) with a read deadline on the
+// connection, set for this request only: http.Server.ReadTimeout would
+// also bound a stream's life, since net/http watches for the client's
+// disconnect with a read that the deadline would fail. Once the body is
+// read the deadline is lifted.
+func (s *Server) bodyDeadline(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		r := c.Request()
+		if r.ContentLength == 0 || r.Body == nil || r.Body == http.NoBody {
+			return next(c)
+		}
+		b := &deadlineBody{ReadCloser: r.Body, ctl: http.NewResponseController(c.Response()),
+			start: time.Now(), base: s.cfg.BodyTimeout, rate: s.cfg.BodyMinRate}
+		if b.extend() != nil {
+			return next(c) // a writer without deadlines (not a connection)
+		}
+		r.Body = b
+		c.Set(ctxBody, b)
+		return next(c)
+	}
+}
+
+// deadlineBody is a request body read under a deadline that grows with the
+// bytes received.
+type deadlineBody struct {
+	io.ReadCloser
+	ctl   *http.ResponseController
+	start time.Time
+	base  time.Duration
+	rate  int64
+	n     int64
+	// done: the body was read to its end.
+	done bool
+}
+
+var _ io.ReadCloser = (*deadlineBody)(nil)
+
+func (b *deadlineBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	b.n += int64(n)
+	switch {
+	case err == io.EOF:
+		b.done = true
+		_ = b.ctl.SetReadDeadline(time.Time{})
+	case err != nil:
+		var ne net.Error
+		if errors.Is(err, os.ErrDeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
+			err = errSlowBody
+		}
+	case n > 0:
+		_ = b.extend()
+	}
+	return n, err
+}
+
+func (b *deadlineBody) extend() error { return b.ctl.SetReadDeadline(b.deadline()) }
+
+// deadline is when the body must be in, given the bytes received so far.
+func (b *deadlineBody) deadline() time.Time {
+	d := b.base
+	if b.rate > 0 {
+		d += time.Duration(b.n * int64(time.Second) / b.rate)
+	}
+	return b.start.Add(d)
+}
+
+// abandonGrace is how long net/http may go on reading a body the answer
+// did not need, after the answer has left (see abandonBody).
+const abandonGrace = time.Second
+
+// abandonBody stops waiting for a body the answer does not need (a refusal
+// before or while reading it). net/http reads what remains of a body before
+// it sends the answer, so a client refused for its missing key would wait
+// for its whole upload; with Connection: close the answer leaves at once.
+// net/http then reads on a little so the closing connection does not reset
+// the answer away (it stops after 256 KiB, or at the deadline, here at most
+// abandonGrace away).
+func abandonBody(c echo.Context) {
+	b, ok := c.Get(ctxBody).(*deadlineBody)
+	if !ok || b.done {
+		return
+	}
+	c.Response().Header().Set("Connection", "close")
+	if grace := time.Now().Add(abandonGrace); grace.Before(b.deadline()) {
+		_ = b.ctl.SetReadDeadline(grace)
+	}
+}

@@ -60,6 +60,9 @@ func readRequestBody(c echo.Context) ([]byte, error) {
 	if err == nil {
 		return body, nil
 	}
+	if errors.Is(err, errSlowBody) {
+		return nil, errSlowBody
+	}
 	var mbe *http.MaxBytesError
 	var he *echo.HTTPError
 	if errors.As(err, &mbe) || (errors.As(err, &he) && he.Code == http.StatusRequestEntityTooLarge) {

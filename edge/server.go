@@ -37,6 +37,13 @@ type Config struct {
 	BcryptCost int
 	// BodyLimit caps request bodies in bytes.
 	BodyLimit int64
+	// BodyTimeout and BodyMinRate bound the time a client may take to send
+	// its request body: BodyTimeout from the start of the handler, plus one
+	// second for every BodyMinRate bytes received (Apache mod_reqtimeout's
+	// body=30,MinRate rule), so a large body on a good link is never cut
+	// and a body trickled byte by byte is. 0 BodyMinRate: BodyTimeout alone.
+	BodyTimeout time.Duration
+	BodyMinRate int64
 	// WriteWait bounds how long an admin write waits for its projection.
 	WriteWait time.Duration
 	// ShutdownGrace bounds how long in-flight requests may finish after
@@ -100,6 +107,8 @@ func Defaults() Config {
 		TokenTTL:      24 * time.Hour,
 		BcryptCost:    bcrypt.DefaultCost,
 		BodyLimit:     32 << 20,
+		BodyTimeout:   30 * time.Second,
+		BodyMinRate:   64 << 10,
 		WriteWait:     5 * time.Second,
 		ShutdownGrace: 30 * time.Second,
 		LoginFailures: 5,
@@ -142,6 +151,9 @@ func (c Config) Validate() error {
 	}
 	if c.BodyLimit <= 0 {
 		errs = append(errs, errors.New("body limit must be positive"))
+	}
+	if c.BodyTimeout <= 0 || c.BodyMinRate < 0 {
+		errs = append(errs, errors.New("body timeout must be positive and body minimum rate not negative"))
 	}
 	if c.Location == nil {
 		errs = append(errs, errors.New("time zone must be set"))
