@@ -4,10 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -181,4 +184,65 @@ func abandonBody(c echo.Context) {
 	if grace := time.Now().Add(abandonGrace); grace.Before(b.deadline()) {
 		_ = b.ctl.SetReadDeadline(grace)
 	}
+}
+
+// requireJSON answers 415 to an admin write whose body is not JSON (a
+// missing Content-Type included): the admin API reads JSON only, and a
+// form or text body is a mistake or a cross-site form.
+func requireJSON(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		r := c.Request()
+		switch r.Method {
+		case http.MethodPost, http.MethodPut, http.MethodPatch:
+		default:
+			return next(c)
+		}
+		if r.ContentLength == 0 || strings.HasSuffix(c.Path(), "/*") {
+			return next(c) // no body, or no route: nothing will read it
+		}
+		if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+			return newError(KindMediaType, "request body must be JSON, sent with Content-Type: application/json")
+		}
+		return next(c)
+	}
+}
+
+// adminRoute is an admin route's method and path pattern, split in
+// segments.
+type adminRoute struct {
+	method   string
+	segments []string
+}
+
+// adminNotFound answers an /api/v2 path no route matched for this method
+// (behind the admin token check): 405 with Allow when the path exists with
+// other methods, 404 otherwise.
+func (s *Server) adminNotFound(c echo.Context) error {
+	var allow []string
+	path := strings.Split(strings.TrimSuffix(c.Request().URL.Path, "/"), "/")
+	for _, r := range s.adminRoutes {
+		if !slices.Contains(allow, r.method) && matchSegments(r.segments, path) {
+			allow = append(allow, r.method)
+		}
+	}
+	if len(allow) == 0 {
+		return echo.ErrNotFound
+	}
+	slices.Sort(allow)
+	c.Response().Header().Set("Allow", strings.Join(allow, ", "))
+	return newError(KindMethod, "this route does not accept "+methodLabel(c.Request().Method)+"; it accepts "+strings.Join(allow, ", "))
+}
+
+// matchSegments matches a path against an Echo route pattern: ":name"
+// stands for one non-empty segment, "*" for the rest.
+func matchSegments(pattern, path []string) bool {
+	for i, p := range pattern {
+		if p == "*" {
+			return true
+		}
+		if i >= len(path) || (path[i] != p && (!strings.HasPrefix(p, ":") || path[i] == "")) {
+			return false
+		}
+	}
+	return len(path) == len(pattern)
 }

@@ -217,6 +217,8 @@ type Server struct {
 	echo    *echo.Echo
 	// routePaths are the route patterns of echo: the route label's values.
 	routePaths map[string]bool
+	// adminRoutes are the /api/v2 routes, for 405 answers.
+	adminRoutes []adminRoute
 	// box seals and opens upstream credentials.
 	box       *secrets.Box
 	upstreams *upstreams.Pool
