@@ -130,3 +130,62 @@ func TestAdminRequestHygiene(t *testing.T) {
 		}
 	})
 }
+
+// TestSecurityHeaders: every answer carries nosniff, DENY framing and a
+// CSP; API answers a CSP that loads nothing, the docs page one that lets
+// Swagger UI load its own assets but no inline script and no framing; every
+// /api/v2 answer (tokens, key secrets) is no-store.
+func TestSecurityHeaders(t *testing.T) {
+	e := newRelayEnv(t, redistest.Embedded(t), 1)
+	tok := e.AdminToken(t)
+	type check struct {
+		name, method, path, token string
+		body                      any
+		status                    int
+		docs, noStore             bool
+	}
+	for _, c := range []check{
+		{"health", "GET", "/health", "", nil, 200, false, false},
+		{"unknown path", "GET", "/nothing", "", nil, 404, false, false},
+		{"login", "POST", "/api/v2/auth/admin/login", "", map[string]string{"username": "admin", "password": edgetest.AdminPassword}, 200, false, true},
+		{"login refused", "POST", "/api/v2/auth/admin/login", "", map[string]string{"username": "admin", "password": "wrong"}, 401, false, true},
+		{"key create (carries the secret)", "POST", "/api/v2/keys", tok, map[string]string{"name": "k"}, 201, false, true},
+		{"admin without token", "GET", "/api/v2/keys", "", nil, 401, false, true},
+		{"relay refused", "POST", "/api/v1/messages", "", claudeBody, 401, false, false},
+		{"docs page", "GET", "/docs", "", nil, 200, true, false},
+		{"docs asset", "GET", "/docs/swagger-ui.css", "", nil, 200, true, false},
+		{"docs initializer", "GET", "/docs/relay-init.js", "", nil, 200, true, false},
+	} {
+		r := e.Do(t, c.method, c.path, c.token, c.body)
+		if r.Status != c.status {
+			t.Errorf("%s: status %d, want %d: %.200s", c.name, r.Status, c.status, r.Body)
+			continue
+		}
+		h := r.Header
+		if h.Get("X-Content-Type-Options") != "nosniff" || h.Get("X-Frame-Options") != "DENY" {
+			t.Errorf("%s: nosniff %q, frame options %q", c.name, h.Get("X-Content-Type-Options"), h.Get("X-Frame-Options"))
+		}
+		csp := h.Get("Content-Security-Policy")
+		if !strings.Contains(csp, "frame-ancestors 'none'") {
+			t.Errorf("%s: CSP %q allows framing", c.name, csp)
+		}
+		if c.docs {
+			if !strings.Contains(csp, "script-src 'self';") || strings.Contains(csp, "unsafe-eval") || strings.Contains(csp, "script-src 'self' 'unsafe-inline'") {
+				t.Errorf("%s: CSP %q", c.name, csp)
+			}
+		} else if !strings.HasPrefix(csp, "default-src 'none'") || strings.Contains(csp, "'self'") {
+			t.Errorf("%s: CSP %q", c.name, csp)
+		}
+		if got := h.Get("Cache-Control") == "no-store"; got != c.noStore {
+			t.Errorf("%s: Cache-Control %q", c.name, h.Get("Cache-Control"))
+		}
+	}
+	// The page's CSP allows no inline script: every script is a file.
+	page := string(e.Do(t, "GET", "/docs", "", nil).Body)
+	if n, src := strings.Count(page, "<script"), strings.Count(page, "<script src=\"/docs/"); n == 0 || n != src {
+		t.Errorf("/docs has %d scripts, %d of them files of its own:\n%s", n, src, page)
+	}
+	if r := e.Do(t, "GET", "/docs/relay-init.js", "", nil); !strings.Contains(string(r.Body), "SwaggerUIBundle(") || !strings.HasPrefix(r.Header.Get("Content-Type"), "text/javascript") {
+		t.Errorf("initializer: %s %s", r.Header.Get("Content-Type"), r.Body)
+	}
+}

@@ -16,6 +16,7 @@ func (s *Server) routes() *echo.Echo {
 	// or from X-Forwarded-For only when the connection is a trusted proxy.
 	e.IPExtractor = ipExtractor(s.cfg.TrustedProxies)
 	e.Use(s.observe)
+	e.Use(secureHeaders)
 	e.Use(s.bodyDeadline)
 	e.Use(middleware.BodyLimit(bodyLimitText(s.cfg.BodyLimit)))
 
