@@ -152,4 +152,9 @@ func TestBodyBoundGrowsWithTheBody(t *testing.T) {
 		t.Fatalf("%d %v %s", resp.StatusCode, err, body)
 	}
 	t.Logf("body and stream took %v", time.Since(start).Round(time.Millisecond))
+	// The same stream after a body sent with its length at once.
+	resp2, body2 := post(t, e.Env, "/api/v1/messages", e.key, claudeBody)
+	if resp2.StatusCode != http.StatusOK || !bytes.Contains(body2, []byte("message_stop")) {
+		t.Fatalf("declared body: %d %s", resp2.StatusCode, body2)
+	}
 }

@@ -11,6 +11,7 @@ import (
 
 	"relay/edge"
 	"relay/edge/edgetest"
+	"relay/edge/upstreamtest"
 	"relay/store/redistest"
 )
 
@@ -67,7 +68,15 @@ func TestMetricsLabelsBounded(t *testing.T) {
 			t.Fatalf("request %d: %d %s", i, resp.StatusCode, b)
 		}
 	}
+	// An upstream chooses the status relay passes on.
+	e.up.Enqueue(upstreamtest.Reply{Status: 461})
+	if resp, b := post(t, e.Env, "/api/v1/messages", e.key, claudeBody); resp.StatusCode != 461 {
+		t.Fatalf("upstream's 461: %d %s", resp.StatusCode, b)
+	}
 	scraped := scrape(t, e.Edge)
+	if strings.Contains(scraped, `status="461"`) || !strings.Contains(scraped, `route="/api/v1/messages",status="other"`) {
+		t.Errorf("an unknown status became a label of its own:\n%s", strings.Join(series(scraped, "relay_http_requests_total"), "\n"))
+	}
 	reqs := series(scraped, "relay_http_requests_total")
 	for _, ls := range reqs {
 		if strings.Contains(ls, `method="X`) {

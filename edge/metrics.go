@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -88,6 +89,16 @@ func methodLabel(method string) string {
 		return method
 	}
 	return "OTHER"
+}
+
+// statusLabel is the status label: a status net/http knows (or 499, relay's
+// "client closed", and 529, Anthropic's "overloaded"), every other one
+// "other". Upstreams choose the statuses relay passes on.
+func statusLabel(status int) string {
+	if http.StatusText(status) != "" || status == 499 || status == 529 {
+		return strconv.Itoa(status)
+	}
+	return "other"
 }
 
 // routeUnmatched is the route label of a request no route matched.

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"os"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -71,7 +70,7 @@ func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
 				route = routeUnmatched
 			}
 			status := c.Response().Status
-			s.metrics.requests.WithLabelValues(methodLabel(c.Request().Method), route, strconv.Itoa(status)).Inc()
+			s.metrics.requests.WithLabelValues(methodLabel(c.Request().Method), route, statusLabel(status)).Inc()
 			ev := l.Info()
 			if status >= 500 {
 				ev = l.Warn()
@@ -99,10 +98,11 @@ var errSlowBody = newError(KindSlowBody, "the request body did not arrive in tim
 
 // bodyDeadline bounds the time a client takes to send its request body
 // (Config.BodyTimeout and BodyMinRate) with a read deadline on the
-// connection, set for this request only: http.Server.ReadTimeout would
-// also bound a stream's life, since net/http watches for the client's
-// disconnect with a read that the deadline would fail. Once the body is
-// read the deadline is lifted.
+// connection, set for this request only and grown as bytes arrive: an
+// http.Server.ReadTimeout would be one fixed bound for every route and
+// every body size. Once the body is read the deadline is lifted (net/http's
+// watch for the client's disconnect reads without one), so it never bounds
+// how long the answer, a stream say, takes.
 func (s *Server) bodyDeadline(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		r := c.Request()
