@@ -1,15 +1,11 @@
 package edge
 
 import (
-	"context"
 	"crypto/subtle"
-	"errors"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
@@ -147,28 +143,9 @@ func (l *labelSet) admit(v string) (label string, first bool) {
 }
 
 // MetricsHandler answers Prometheus scrapes: what the metrics listener
-// (METRICS_LISTEN) serves at /metrics.
+// (METRICS_LISTEN, a loopback or private address) serves at /metrics.
 func (s *Server) MetricsHandler() http.Handler {
-	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}))
-	return mux
-}
-
-// ServeMetrics answers scrapes on ln until ctx ends. The metrics (cost and
-// tokens by model, request counts by route) are for the operator: ln is
-// meant to be a loopback or private address.
-func (s *Server) ServeMetrics(ctx context.Context, ln net.Listener) error {
-	srv := &http.Server{Handler: s.MetricsHandler(), ReadHeaderTimeout: 10 * time.Second}
-	go func() {
-		<-ctx.Done()
-		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(sctx)
-	}()
-	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
+	return promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{})
 }
 
 // mainMetrics is /metrics on the main listener: answered only to a scraper

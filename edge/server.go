@@ -96,7 +96,7 @@ type Config struct {
 	RefusalFlushEvery time.Duration
 	// MetricsToken, when set, opens /metrics on the main listener to a
 	// scraper presenting it as a Bearer token; unset, /metrics there
-	// answers 404 and metrics are served by ServeMetrics only.
+	// answers 404 and metrics are served by MetricsHandler only.
 	MetricsToken string
 }
 

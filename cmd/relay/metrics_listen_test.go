@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/rs/zerolog"
 )
 
 var metricsLine = regexp.MustCompile(`metrics: (http://\S+/metrics) \(METRICS_LISTEN\)`)
@@ -68,5 +71,33 @@ func TestMetricsConfigValidated(t *testing.T) {
 				t.Errorf("%v: error does not name %s: %s", env, k, stderr.String())
 			}
 		}
+	}
+}
+
+// TestWorkerMetricsOnMainPortNeedTheToken: a worker's /metrics on PORT
+// (its ops port, on HOST) answers only METRICS_TOKEN as a Bearer token; the
+// metrics themselves go to METRICS_LISTEN.
+func TestWorkerMetricsOnMainPortNeedTheToken(t *testing.T) {
+	inner := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "relay_usage_cost_usd_total 1\n") })
+	for _, tc := range []struct {
+		token, sent string
+		want        int
+	}{
+		{"", "", 404}, {"", "anything", 404},
+		{"worker-metrics-token", "", 404}, {"worker-metrics-token", "worker-metrics-toke", 404},
+		{"worker-metrics-token", "worker-metrics-token", 200},
+	} {
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
+		if tc.sent != "" {
+			req.Header.Set("Authorization", "Bearer "+tc.sent)
+		}
+		withMetricsToken(tc.token, inner).ServeHTTP(rec, req)
+		if rec.Code != tc.want || (tc.want == 404) == strings.Contains(rec.Body.String(), "relay_") {
+			t.Errorf("token %q, sent %q: %d %q", tc.token, tc.sent, rec.Code, rec.Body.String())
+		}
+	}
+	if addr, err := startMetrics(t.Context(), "off", inner, zerolog.Nop()); err != nil || addr != "off" {
+		t.Errorf("METRICS_LISTEN=off: %q %v", addr, err)
 	}
 }

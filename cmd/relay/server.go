@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/subtle"
 	"errors"
 	"flag"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -185,8 +187,12 @@ func runServer(ctx context.Context, role string, args []string, getenv func(stri
 		return fmt.Errorf("listen on %s: %w", addr, err)
 	}
 	if !withEdge {
-		log.Info().Str("addr", ln.Addr().String()).Msg("worker started") // the real port when PORT=0
-		err = serveWorkerOps(ctx, ln, nc, st, reg, ready)
+		metricsAddr, err := startMetrics(ctx, cfg.MetricsListen, promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), log)
+		if err != nil {
+			return err
+		}
+		log.Info().Str("addr", ln.Addr().String()).Str("metrics", metricsAddr).Msg("worker started") // the real port when PORT=0
+		err = serveWorkerOps(ctx, ln, nc, st, reg, ready, cfg.MetricsToken)
 		return shutdownNATS(nc, err)
 	}
 
@@ -236,18 +242,9 @@ func runServer(ctx context.Context, role string, args []string, getenv func(stri
 	if err != nil {
 		return err
 	}
-	metricsAddr := "off"
-	if cfg.MetricsListen != "off" {
-		mln, err := net.Listen("tcp", cfg.MetricsListen)
-		if err != nil {
-			return fmt.Errorf("listen on METRICS_LISTEN=%s: %w", cfg.MetricsListen, err)
-		}
-		metricsAddr = mln.Addr().String()
-		go func() {
-			if err := srv.ServeMetrics(ctx, mln); err != nil {
-				log.Error().Err(err).Msg("metrics listener stopped")
-			}
-		}()
+	metricsAddr, err := startMetrics(ctx, cfg.MetricsListen, srv.MetricsHandler(), log)
+	if err != nil {
+		return err
 	}
 	printWelcome(stdout, ln.Addr().String(), metricsAddr, cfg, emb, created, generated)
 	log.Info().Str("addr", ln.Addr().String()).Msg("edge listening")
@@ -317,8 +314,51 @@ func instanceID() string {
 	return h + "/" + strconv.Itoa(os.Getpid())
 }
 
-// serveWorkerOps answers /health, /ready and /metrics for a worker process.
-func serveWorkerOps(ctx context.Context, ln net.Listener, nc *nats.Conn, st *store.Store, reg *prometheus.Registry, ready []edge.ReadyCheck) error {
+// startMetrics serves h, the /metrics handler, on METRICS_LISTEN until ctx
+// ends, and returns the address it listens on ("off" for none). The metrics
+// tell cost and tokens by model: the address is meant to be loopback or
+// private.
+func startMetrics(ctx context.Context, listen string, h http.Handler, log zerolog.Logger) (string, error) {
+	if listen == "off" {
+		return "off", nil
+	}
+	ln, err := net.Listen("tcp", listen)
+	if err != nil {
+		return "", fmt.Errorf("listen on METRICS_LISTEN=%s: %w", listen, err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", h)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+	}()
+	go func() {
+		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			log.Error().Err(err).Msg("metrics listener stopped")
+		}
+	}()
+	return ln.Addr().String(), nil
+}
+
+// withMetricsToken answers h only to a request carrying token as a Bearer
+// token, and 404 to every other (always, when token is unset).
+func withMetricsToken(token string, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if token == "" || !ok || subtle.ConstantTimeCompare([]byte(got), []byte(token)) != 1 {
+			http.NotFound(w, r)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// serveWorkerOps answers /health, /ready and (with METRICS_TOKEN) /metrics
+// for a worker process.
+func serveWorkerOps(ctx context.Context, ln net.Listener, nc *nats.Conn, st *store.Store, reg *prometheus.Registry, ready []edge.ReadyCheck, metricsToken string) error {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /health", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
@@ -345,7 +385,7 @@ func serveWorkerOps(ctx context.Context, ln net.Listener, nc *nats.Conn, st *sto
 		}
 		io.WriteString(w, `{"status":"ready"}`)
 	})
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.Handle("GET /metrics", withMetricsToken(metricsToken, promhttp.HandlerFor(reg, promhttp.HandlerOpts{})))
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		<-ctx.Done()
