@@ -245,7 +245,7 @@ func TestUnknownRoutesAnswerInTheirDialect(t *testing.T) {
 
 func TestHealthReadyMetrics(t *testing.T) {
 	redistest.ForEach(t, func(t *testing.T, b redistest.Backend) {
-		env := edgetest.Start(t, b, edgetest.Options{})
+		env := edgetest.Start(t, b, edgetest.Options{Edge: func(c *edge.Config) { c.MetricsToken = "scrape-token" }})
 		if r := env.Do(t, http.MethodGet, "/health", "", nil); r.Status != http.StatusOK {
 			t.Fatalf("health %d", r.Status)
 		}
@@ -257,7 +257,7 @@ func TestHealthReadyMetrics(t *testing.T) {
 		// so poll rather than scrape once.
 		wants := []string{`relay_http_requests_total{method="GET",route="/health",status="200"}`, "relay_events_published_total", "relay_projection_events_applied_total"}
 		edgetest.WaitFor(t, 5*time.Second, func() bool {
-			r := env.Do(t, http.MethodGet, "/metrics", "", nil)
+			r := env.Do(t, http.MethodGet, "/metrics", "scrape-token", nil)
 			for _, want := range wants {
 				if !strings.Contains(string(r.Body), want) {
 					return false

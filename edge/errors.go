@@ -24,6 +24,14 @@ const (
 	KindTooLarge
 	KindOverloaded
 	KindTimeout
+	// KindSlowBody: the client did not send its body in time (408).
+	KindSlowBody
+	// KindMediaType: an admin body that is not JSON (415).
+	KindMediaType
+	// KindBadGateway: no upstream could be reached (502).
+	KindBadGateway
+	// KindMethod: the route exists, not with this method (405).
+	KindMethod
 )
 
 // Error is an error relay answers with. The error handler writes it in the
@@ -65,6 +73,10 @@ var kindStatus = map[Kind]int{
 	KindTooLarge:     http.StatusRequestEntityTooLarge,
 	KindOverloaded:   http.StatusServiceUnavailable,
 	KindTimeout:      http.StatusGatewayTimeout,
+	KindSlowBody:     http.StatusRequestTimeout,
+	KindMediaType:    http.StatusUnsupportedMediaType,
+	KindBadGateway:   http.StatusBadGateway,
+	KindMethod:       http.StatusMethodNotAllowed,
 }
 
 // adminCodes are the codes of the admin API's error shape.
@@ -79,6 +91,10 @@ var adminCodes = map[Kind]string{
 	KindTooLarge:     "payload_too_large",
 	KindOverloaded:   "unavailable",
 	KindTimeout:      "timeout",
+	KindSlowBody:     "request_timeout",
+	KindMediaType:    "unsupported_media_type",
+	KindBadGateway:   "bad_gateway",
+	KindMethod:       "method_not_allowed",
 }
 
 // anthropicTypes are the error types of Anthropic's error shape.
@@ -93,6 +109,10 @@ var anthropicTypes = map[Kind]string{
 	KindTooLarge:     "request_too_large",
 	KindOverloaded:   "overloaded_error",
 	KindTimeout:      "api_error",
+	KindSlowBody:     "invalid_request_error",
+	KindMediaType:    "invalid_request_error",
+	KindBadGateway:   "api_error",
+	KindMethod:       "invalid_request_error",
 }
 
 // openAITypes and openAICodes are the type and code of OpenAI's error shape.
@@ -107,6 +127,10 @@ var openAITypes = map[Kind]string{
 	KindTooLarge:     "invalid_request_error",
 	KindOverloaded:   "server_error",
 	KindTimeout:      "server_error",
+	KindSlowBody:     "invalid_request_error",
+	KindMediaType:    "invalid_request_error",
+	KindBadGateway:   "server_error",
+	KindMethod:       "invalid_request_error",
 }
 
 var openAICodes = map[Kind]string{
@@ -120,6 +144,10 @@ var openAICodes = map[Kind]string{
 	KindTooLarge:     "request_too_large",
 	KindOverloaded:   "overloaded",
 	KindTimeout:      "timeout",
+	KindSlowBody:     "request_timeout",
+	KindMediaType:    "unsupported_media_type",
+	KindBadGateway:   "bad_gateway",
+	KindMethod:       "method_not_allowed",
 }
 
 // dialect is the error shape of a route group.
@@ -170,6 +198,7 @@ func (s *Server) handleError(err error, c echo.Context) {
 	if c.Response().Committed {
 		return
 	}
+	abandonBody(c)
 	var e *Error
 	var he *echo.HTTPError
 	switch {
@@ -204,10 +233,6 @@ func fromHTTPError(he *echo.HTTPError) *Error {
 		if st == he.Code {
 			kind = k
 		}
-	}
-	switch he.Code {
-	case http.StatusMethodNotAllowed, http.StatusUnsupportedMediaType:
-		kind = KindInvalid
 	}
 	return &Error{Status: he.Code, Kind: kind, Message: msg}
 }

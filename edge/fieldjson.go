@@ -122,6 +122,11 @@ func jsonString(field string, raw json.RawMessage, maxLen int, nullable, multili
 	if err := json.Unmarshal(raw, &s); err != nil {
 		return "", invalidField(field, field+" must be a string")
 	}
+	if strings.ContainsRune(s, utf8.RuneError) && !sentReplacementChar(raw) {
+		// An unpaired surrogate escape (\ud800), which encoding/json
+		// decodes to U+FFFD.
+		return "", invalidField(field, field+" must be valid UTF-8 (no unpaired surrogate escapes)")
+	}
 	s = strings.TrimSpace(s)
 	if utf8.RuneCountInString(s) > maxLen {
 		return "", invalidField(field, fmt.Sprintf("%s must be at most %d characters", field, maxLen))
@@ -132,6 +137,12 @@ func jsonString(field string, raw json.RawMessage, maxLen int, nullable, multili
 		}
 	}
 	return s, nil
+}
+
+// sentReplacementChar reports whether a JSON string literal holds U+FFFD
+// itself, raw or escaped, rather than something decoding to it.
+func sentReplacementChar(raw json.RawMessage) bool {
+	return bytes.Contains(raw, []byte("\uFFFD")) || bytes.Contains(bytes.ToLower(raw), []byte(`\ufffd`))
 }
 
 // jsonEnum reads a string that must be one of allowed.

@@ -151,8 +151,11 @@ func TestOpenAPICoversEveryRoute(t *testing.T) {
 func TestDocsServeSwaggerUIOffline(t *testing.T) {
 	env := edgetest.Start(t, redistest.Embedded(t), edgetest.Options{})
 	r := env.Do(t, http.MethodGet, "/docs", "", nil)
-	if r.Status != http.StatusOK || !strings.Contains(string(r.Body), `url: "/openapi.json"`) || strings.Contains(string(r.Body), "https://") {
+	if r.Status != http.StatusOK || !strings.Contains(string(r.Body), `src="/docs/relay-init.js"`) || strings.Contains(string(r.Body), "https://") {
 		t.Fatalf("/docs: %d %s", r.Status, r.Body)
+	}
+	if r := env.Do(t, http.MethodGet, "/docs/relay-init.js", "", nil); r.Status != http.StatusOK || !strings.Contains(string(r.Body), `url: "/openapi.json"`) || strings.Contains(string(r.Body), "https://") {
+		t.Fatalf("/docs/relay-init.js: %d %s", r.Status, r.Body)
 	}
 	for _, asset := range []string{"/docs/swagger-ui-bundle.js", "/docs/swagger-ui.css", "/docs/swagger-ui-standalone-preset.js"} {
 		r := env.Do(t, http.MethodGet, asset, "", nil)
@@ -163,7 +166,7 @@ func TestDocsServeSwaggerUIOffline(t *testing.T) {
 	// The module's own page and initializer (which point at the petstore)
 	// lead to ours.
 	for _, p := range []string{"/docs/", "/docs/index.html", "/docs/swagger-initializer.js"} {
-		if r := env.Do(t, http.MethodGet, p, "", nil); r.Status != http.StatusOK || !strings.Contains(string(r.Body), `url: "/openapi.json"`) {
+		if r := env.Do(t, http.MethodGet, p, "", nil); r.Status != http.StatusOK || !strings.Contains(string(r.Body), `src="/docs/relay-init.js"`) {
 			t.Errorf("%s: %d", p, r.Status)
 		}
 	}

@@ -8,7 +8,6 @@ import (
 
 	"github.com/labstack/echo/v4"
 	"github.com/nats-io/nats.go"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 func (s *Server) health(c echo.Context) error {
@@ -52,8 +51,4 @@ func (s *Server) readiness(c echo.Context) error {
 		state = "not ready"
 	}
 	return c.JSON(code, map[string]any{"status": state, "checks": status})
-}
-
-func (s *Server) metricsHandler() echo.HandlerFunc {
-	return echo.WrapHandler(promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}))
 }

@@ -85,8 +85,11 @@ func (x *exchange) run() error {
 	s, c := x.s, x.c
 	body, err := readRequestBody(c)
 	if err != nil {
-		if err == errBodyTooLarge {
+		switch err {
+		case errBodyTooLarge:
 			return &refusal{err: errBodyTooLarge, reason: "body_too_large"}
+		case errSlowBody:
+			return &refusal{err: errSlowBody, reason: "body_timeout"}
 		}
 		return &refusal{err: errBodyUnreadable, reason: "body_unreadable"}
 	}

@@ -40,13 +40,17 @@ func (a *attempt) keepErrorBody() {
 
 // passFailure answers after every attempt failed: with the last upstream
 // answer when there was one (its status tells the client what happened, and
-// its Retry-After when to come back), else 503 or 504.
+// its Retry-After when to come back), else 504 when it did not answer in
+// time, 502 when it could not be reached, 503 otherwise.
 func (x *exchange) passFailure(last *attempt, lastErr error) error {
 	x.u.Outcome = events.OutcomeUpstreamError
 	if last == nil || last.resp == nil {
-		if errors.Is(lastErr, errFirstByteTimeout) {
+		switch {
+		case errors.Is(lastErr, errFirstByteTimeout):
 			x.u.Outcome = events.OutcomeTimeout
 			return newError(KindTimeout, "the upstream did not answer in time")
+		case errors.Is(lastErr, errUpstreamConnect):
+			return newError(KindBadGateway, "upstream connect error: the upstream could not be reached")
 		}
 		return newError(KindOverloaded, "every upstream account failed; try again shortly")
 	}

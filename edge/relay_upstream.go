@@ -3,6 +3,7 @@ package edge
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/textproto"
@@ -201,22 +202,32 @@ func (x *exchange) send(ctx context.Context, a projections.AccountView, body []b
 	req.ContentLength = int64(len(body))
 	timer := time.AfterFunc(firstByte, cancel)
 	resp, err := transport.RoundTrip(req)
-	if !timer.Stop() && err == nil {
+	fired := !timer.Stop()
+	if fired && err == nil {
 		// The timer fired as the headers arrived: treat it as the timeout.
 		resp.Body.Close()
 		err = context.DeadlineExceeded
 	}
 	if err != nil {
+		// Only the first-byte timer makes a timeout: a refused or broken
+		// connection is a failure to connect, even though the cancel below
+		// ends actx too.
+		timedOut := fired && ctx.Err() == nil
 		cancel()
-		if ctx.Err() == nil && actx.Err() != nil {
-			err = errFirstByteTimeout
+		if timedOut {
+			return nil, errFirstByteTimeout
 		}
-		return nil, err
+		return nil, fmt.Errorf("%w: %w", errUpstreamConnect, err)
 	}
 	return &attempt{account: a, resp: resp, cancel: cancel}, nil
 }
 
-var errFirstByteTimeout = fmt.Errorf("upstream sent no response headers in time")
+var (
+	errFirstByteTimeout = errors.New("upstream sent no response headers in time")
+	// errUpstreamConnect wraps a failure to reach the upstream or to read
+	// its response headers: a refused, reset or broken connection.
+	errUpstreamConnect = errors.New("upstream connection failed")
+)
 
 // transportFor returns the reused transport of the account's proxy.
 func (s *Server) transportFor(a projections.AccountView) (http.RoundTripper, error) {

@@ -2,7 +2,6 @@ package edge
 
 import (
 	"context"
-	"sync"
 	"time"
 
 	"relay/events"
@@ -62,52 +61,12 @@ func (x *exchange) publishUsage() {
 	s.metrics.usagePublishSeconds.Observe(time.Since(now).Seconds())
 }
 
-// unpricedOnce logs a model without a price once per process.
+// unpricedOnce counts a model without a price, and logs each of the first
+// maxModelLabels such models once per process.
 func (s *Server) unpricedOnce(model string) {
-	s.metrics.unpriced.WithLabelValues(model).Inc()
-	switch s.unpricedSeen.add(model) {
-	case unpricedNew:
-		s.log.Warn().Str("model", model).Msg("model has no price: usage recorded with priced=false and cost 0; add it to PRICING_FILE")
-	case unpricedFull:
-		s.log.Warn().Int("models", maxUnpricedLogged).Msg("more models without a price than are logged; further ones are not (relay replay --model finds their requests)")
+	label, first := s.metrics.unpricedModels.admit(model)
+	s.metrics.unpriced.WithLabelValues(label).Inc()
+	if first {
+		s.log.Warn().Str("model", label).Msg("model has no price: usage recorded with priced=false and cost 0; add it to PRICING_FILE")
 	}
-}
-
-// maxUnpricedLogged bounds the models an edge remembers having logged as
-// unpriced: the model is whatever a client sent, and a client inventing
-// names must not grow the edge's memory.
-const maxUnpricedLogged = 1000
-
-// unpricedLog remembers the models logged as unpriced, up to
-// maxUnpricedLogged.
-type unpricedLog struct {
-	mu   sync.Mutex      // protects seen and full
-	seen map[string]bool // at most maxUnpricedLogged models
-	full bool            // a model beyond the bound came; it was said once
-}
-
-const (
-	unpricedSeenBefore = iota
-	unpricedNew
-	unpricedFull // the first model beyond the bound
-)
-
-// add records model and says whether to log it.
-func (l *unpricedLog) add(model string) int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	switch {
-	case l.seen[model]:
-		return unpricedSeenBefore
-	case len(l.seen) < maxUnpricedLogged:
-		if l.seen == nil {
-			l.seen = map[string]bool{}
-		}
-		l.seen[model] = true
-		return unpricedNew
-	case !l.full:
-		l.full = true
-		return unpricedFull
-	}
-	return unpricedSeenBefore
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 )
@@ -60,6 +61,9 @@ func readRequestBody(c echo.Context) ([]byte, error) {
 	if err == nil {
 		return body, nil
 	}
+	if errors.Is(err, errSlowBody) {
+		return nil, errSlowBody
+	}
 	var mbe *http.MaxBytesError
 	var he *echo.HTTPError
 	if errors.As(err, &mbe) || (errors.As(err, &he) && he.Code == http.StatusRequestEntityTooLarge) {
@@ -71,6 +75,10 @@ func readRequestBody(c echo.Context) ([]byte, error) {
 func unmarshalStrict(body []byte, v any) error {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return newError(KindInvalid, "request body must be a JSON object")
+	}
+	// encoding/json would store invalid UTF-8 as U+FFFD: refuse it instead.
+	if !utf8.Valid(body) {
+		return newError(KindInvalid, "request body must be valid UTF-8")
 	}
 	if jsonDepth(body) > maxJSONDepth {
 		return newError(KindInvalid, "request body is nested too deeply")

@@ -1,6 +1,8 @@
 package edge
 
 import (
+	"strings"
+
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 )
@@ -14,11 +16,13 @@ func (s *Server) routes() *echo.Echo {
 	// or from X-Forwarded-For only when the connection is a trusted proxy.
 	e.IPExtractor = ipExtractor(s.cfg.TrustedProxies)
 	e.Use(s.observe)
+	e.Use(secureHeaders)
+	e.Use(s.bodyDeadline)
 	e.Use(middleware.BodyLimit(bodyLimitText(s.cfg.BodyLimit)))
 
 	e.GET("/health", s.health)
 	e.GET("/ready", s.readiness)
-	e.GET("/metrics", s.metricsHandler())
+	e.GET("/metrics", s.mainMetrics())
 	s.docsRoutes(e)
 
 	// The relay: what coding agents call.
@@ -34,13 +38,22 @@ func (s *Server) routes() *echo.Echo {
 	e.GET("/openai/v1/models", s.openaiModels)
 
 	v2 := e.Group("/api/v2")
-	v2.POST("/auth/admin/login", s.login)
-	admin := v2.Group("", s.requireAdmin)
+	v2.POST("/auth/admin/login", s.login, requireJSON)
+	admin := v2.Group("", s.requireAdmin, requireJSON)
+	admin.RouteNotFound("/*", s.adminNotFound)
 	admin.GET("/auth/me", s.me)
 	admin.POST("/auth/change-password", s.changePassword)
 	s.statsRoutes(admin)
 	s.keyRoutes(admin)
 	s.accountRoutes(admin)
 	s.auditRoutes(admin)
+
+	s.routePaths = map[string]bool{}
+	for _, r := range e.Routes() {
+		s.routePaths[r.Path] = true
+		if strings.HasPrefix(r.Path, "/api/v2/") && r.Method != echo.RouteNotFound {
+			s.adminRoutes = append(s.adminRoutes, adminRoute{method: r.Method, segments: strings.Split(r.Path, "/")})
+		}
+	}
 	return e
 }

@@ -37,6 +37,13 @@ type Config struct {
 	BcryptCost int
 	// BodyLimit caps request bodies in bytes.
 	BodyLimit int64
+	// BodyTimeout and BodyMinRate bound the time a client may take to send
+	// its request body: BodyTimeout from the start of the handler, plus one
+	// second for every BodyMinRate bytes received (Apache mod_reqtimeout's
+	// body=30,MinRate rule), so a large body on a good link is never cut
+	// and a body trickled byte by byte is. 0 BodyMinRate: BodyTimeout alone.
+	BodyTimeout time.Duration
+	BodyMinRate int64
 	// WriteWait bounds how long an admin write waits for its projection.
 	WriteWait time.Duration
 	// ShutdownGrace bounds how long in-flight requests may finish after
@@ -87,6 +94,10 @@ type Config struct {
 	// RefusalFlushEvery is how often the counts of refused requests of
 	// closed minutes are published (one event per key, reason and minute).
 	RefusalFlushEvery time.Duration
+	// MetricsToken, when set, opens /metrics on the main listener to a
+	// scraper presenting it as a Bearer token; unset, /metrics there
+	// answers 404 and metrics are served by MetricsHandler only.
+	MetricsToken string
 }
 
 // Defaults returns the documented defaults.
@@ -96,6 +107,8 @@ func Defaults() Config {
 		TokenTTL:      24 * time.Hour,
 		BcryptCost:    bcrypt.DefaultCost,
 		BodyLimit:     32 << 20,
+		BodyTimeout:   30 * time.Second,
+		BodyMinRate:   64 << 10,
 		WriteWait:     5 * time.Second,
 		ShutdownGrace: 30 * time.Second,
 		LoginFailures: 5,
@@ -138,6 +151,9 @@ func (c Config) Validate() error {
 	}
 	if c.BodyLimit <= 0 {
 		errs = append(errs, errors.New("body limit must be positive"))
+	}
+	if c.BodyTimeout <= 0 || c.BodyMinRate < 0 {
+		errs = append(errs, errors.New("body timeout must be positive and body minimum rate not negative"))
 	}
 	if c.Location == nil {
 		errs = append(errs, errors.New("time zone must be set"))
@@ -202,6 +218,10 @@ type Server struct {
 	metrics *metrics
 	catalog *Catalog
 	echo    *echo.Echo
+	// routePaths are the route patterns of echo: the route label's values.
+	routePaths map[string]bool
+	// adminRoutes are the /api/v2 routes, for 405 answers.
+	adminRoutes []adminRoute
 	// box seals and opens upstream credentials.
 	box       *secrets.Box
 	upstreams *upstreams.Pool
@@ -209,8 +229,6 @@ type Server struct {
 	spool     *spool
 	// usagePub stores usage events of concurrent requests together.
 	usagePub *streams.GroupPublisher
-	// unpricedSeen remembers models logged once as unpriced (bounded).
-	unpricedSeen unpricedLog
 	// halted ends when the shutdown grace is nearly over: upstream calls
 	// still running are cancelled so their streams end cleanly.
 	halted      context.Context

@@ -168,7 +168,8 @@ func chaosStart(t *testing.T, role, name string, env map[string]string) *chaosPr
 	t.Helper()
 	p := &chaosProc{name: name, role: role, stdout: &chaosTail{max: 64 << 10}, stderr: &chaosTail{max: 256 << 10}, exited: make(chan struct{})}
 	p.cmd = exec.Command(chaosBinary(t), role)
-	p.cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "TZ=UTC"}
+	// METRICS_LISTEN off: processes of parallel tests would share its port.
+	p.cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "TZ=UTC", "METRICS_LISTEN=off"}
 	for k, v := range env {
 		p.cmd.Env = append(p.cmd.Env, k+"="+v)
 	}

@@ -17,11 +17,16 @@ import (
 // config is everything relay reads from the environment (DESIGN.md section
 // 3). .env.example lists every variable with its default.
 type config struct {
-	Port          int
-	Host          string
-	DataDir       string
-	NATSURL       string
-	NATSListen    string
+	Port       int
+	Host       string
+	DataDir    string
+	NATSURL    string
+	NATSListen string
+	// MetricsListen is the address of the /metrics listener, or "off".
+	MetricsListen string
+	// MetricsToken, when set, also opens /metrics on the main port to a
+	// scraper presenting it as a Bearer token.
+	MetricsToken  string
 	NATSReplicas  int
 	NATSSync      time.Duration // 0: fsync every message (SyncAlways)
 	RedisURL      string
@@ -86,6 +91,8 @@ func loadConfig(getenv func(string) string) (config, error) {
 		DataDir:       str("DATA_DIR", "./data"),
 		NATSURL:       str("NATS_URL", ""),
 		NATSListen:    str("NATS_LISTEN", "127.0.0.1:4222"),
+		MetricsListen: str("METRICS_LISTEN", "127.0.0.1:9464"),
+		MetricsToken:  strings.TrimSpace(getenv("METRICS_TOKEN")),
 		NATSReplicas:  num("NATS_REPLICAS", streams.AutoReplicas, 1, 5), // unset: the cluster's size, up to 3
 		JWTSecret:     getenv("JWT_SECRET"),
 		EncryptionKey: getenv("ENCRYPTION_KEY"),
@@ -138,6 +145,14 @@ func loadConfig(getenv func(string) string) (config, error) {
 		if _, _, err := net.SplitHostPort(c.NATSListen); err != nil {
 			errs = append(errs, fmt.Errorf("NATS_LISTEN=%q: want host:port or off", c.NATSListen))
 		}
+	}
+	if c.MetricsListen != "off" {
+		if _, _, err := net.SplitHostPort(c.MetricsListen); err != nil {
+			errs = append(errs, fmt.Errorf("METRICS_LISTEN=%q: want host:port or off", c.MetricsListen))
+		}
+	}
+	if c.MetricsToken != "" && len(c.MetricsToken) < 16 {
+		errs = append(errs, errors.New("METRICS_TOKEN must be at least 16 characters"))
 	}
 	switch c.LogLevel {
 	case "trace", "debug", "info", "warn", "error":

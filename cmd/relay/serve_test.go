@@ -32,7 +32,12 @@ func startServe(t *testing.T, env map[string]string) *serveProcess {
 	p := &serveProcess{stdout: &edgetest.LogBuffer{}, stderr: &edgetest.LogBuffer{}, done: make(chan error, 1)}
 	ctx, cancel := context.WithCancel(context.Background())
 	p.cancel = cancel
-	getenv := func(k string) string { return env[k] }
+	getenv := func(k string) string {
+		if v, ok := env[k]; ok || k != "METRICS_LISTEN" {
+			return v
+		}
+		return "127.0.0.1:0" // tests run side by side: no fixed port
+	}
 	go func() { p.done <- runServer(ctx, "serve", nil, getenv, p.stdout, p.stderr) }()
 	deadline := time.Now().Add(30 * time.Second)
 	for {

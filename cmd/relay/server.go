@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -14,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -226,8 +228,12 @@ func runServer(ctx context.Context, role string, args []string, getenv func(stri
 		return fmt.Errorf("listen on %s: %w", addr, err)
 	}
 	if !withEdge {
-		log.Info().Str("addr", ln.Addr().String()).Msg("worker started") // the real port when PORT=0
-		err = serveWorkerOps(ctx, ln, nc, st, reg, ready)
+		metricsAddr, err := startMetrics(ctx, cfg.MetricsListen, promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), log)
+		if err != nil {
+			return err
+		}
+		log.Info().Str("addr", ln.Addr().String()).Str("metrics", metricsAddr).Msg("worker started") // the real port when PORT=0
+		err = serveWorkerOps(ctx, ln, nc, st, reg, ready, cfg.MetricsToken)
 		return shutdownNATS(nc, err)
 	}
 
@@ -235,6 +241,7 @@ func runServer(ctx context.Context, role string, args []string, getenv func(stri
 	ecfg.Addr, ecfg.BodyLimit, ecfg.ShutdownGrace = addr, cfg.BodyLimit, cfg.ShutdownGrace
 	ecfg.MaxRetries, ecfg.StickyTTL = cfg.MaxRetries, cfg.StickyTTL
 	ecfg.TrustedProxies = cfg.TrustedProxies
+	ecfg.MetricsToken = cfg.MetricsToken
 	if ecfg.Location, err = time.LoadLocation(cfg.TZ); err != nil {
 		return usageError{err}
 	}
@@ -276,7 +283,11 @@ func runServer(ctx context.Context, role string, args []string, getenv func(stri
 	if err != nil {
 		return err
 	}
-	printWelcome(stdout, ln.Addr().String(), cfg, emb, created, generated)
+	metricsAddr, err := startMetrics(ctx, cfg.MetricsListen, srv.MetricsHandler(), log)
+	if err != nil {
+		return err
+	}
+	printWelcome(stdout, ln.Addr().String(), metricsAddr, cfg, emb, created, generated)
 	log.Info().Str("addr", ln.Addr().String()).Msg("edge listening")
 	err = srv.Serve(ctx, ln)
 	log.Info().Msg("HTTP drained")
@@ -300,7 +311,7 @@ func shutdownNATS(nc *nats.Conn, err error) error {
 	return err
 }
 
-func printWelcome(w io.Writer, addr string, cfg config, emb *embeddedNATS, created bool, generated string) {
+func printWelcome(w io.Writer, addr, metricsAddr string, cfg config, emb *embeddedNATS, created bool, generated string) {
 	host, port, _ := net.SplitHostPort(addr)
 	local := host
 	all := host == "0.0.0.0" || host == "::" || host == ""
@@ -314,7 +325,15 @@ func printWelcome(w io.Writer, addr string, cfg config, emb *embeddedNATS, creat
 	} else {
 		fmt.Fprintf(w, "relay is listening on %s\n", base)
 	}
-	fmt.Fprintf(w, "  health:  %s/health   ready: %s/ready   metrics: %s/metrics\n", base, base, base)
+	fmt.Fprintf(w, "  health:  %s/health   ready: %s/ready\n", base, base)
+	switch {
+	case metricsAddr != "off":
+		fmt.Fprintf(w, "  metrics: http://%s/metrics (METRICS_LISTEN)\n", metricsAddr)
+	case cfg.MetricsToken != "":
+		fmt.Fprintf(w, "  metrics: %s/metrics with METRICS_TOKEN as Bearer token\n", base)
+	default:
+		fmt.Fprintln(w, "  metrics: off (METRICS_LISTEN=off and no METRICS_TOKEN)")
+	}
 	if emb != nil && cfg.NATSListen != "off" {
 		fmt.Fprintf(w, "  embedded NATS (JetStream under %s/nats) on nats://%s, password required (%s/secrets)\n", cfg.DataDir, cfg.NATSListen, cfg.DataDir)
 	}
@@ -343,8 +362,51 @@ func instanceID() string {
 	return h + "/" + strconv.Itoa(os.Getpid())
 }
 
-// serveWorkerOps answers /health, /ready and /metrics for a worker process.
-func serveWorkerOps(ctx context.Context, ln net.Listener, nc *nats.Conn, st *store.Store, reg *prometheus.Registry, ready []edge.ReadyCheck) error {
+// startMetrics serves h, the /metrics handler, on METRICS_LISTEN until ctx
+// ends, and returns the address it listens on ("off" for none). The metrics
+// tell cost and tokens by model: the address is meant to be loopback or
+// private.
+func startMetrics(ctx context.Context, listen string, h http.Handler, log zerolog.Logger) (string, error) {
+	if listen == "off" {
+		return "off", nil
+	}
+	ln, err := net.Listen("tcp", listen)
+	if err != nil {
+		return "", fmt.Errorf("listen on METRICS_LISTEN=%s: %w", listen, err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", h)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+	}()
+	go func() {
+		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			log.Error().Err(err).Msg("metrics listener stopped")
+		}
+	}()
+	return ln.Addr().String(), nil
+}
+
+// withMetricsToken answers h only to a request carrying token as a Bearer
+// token, and 404 to every other (always, when token is unset).
+func withMetricsToken(token string, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if token == "" || !ok || subtle.ConstantTimeCompare([]byte(got), []byte(token)) != 1 {
+			http.NotFound(w, r)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// serveWorkerOps answers /health, /ready and (with METRICS_TOKEN) /metrics
+// for a worker process.
+func serveWorkerOps(ctx context.Context, ln net.Listener, nc *nats.Conn, st *store.Store, reg *prometheus.Registry, ready []edge.ReadyCheck, metricsToken string) error {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /health", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
@@ -377,7 +439,7 @@ func serveWorkerOps(ctx context.Context, ln net.Listener, nc *nats.Conn, st *sto
 		}
 		_ = json.NewEncoder(w).Encode(body)
 	})
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.Handle("GET /metrics", withMetricsToken(metricsToken, promhttp.HandlerFor(reg, promhttp.HandlerOpts{})))
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		<-ctx.Done()

@@ -491,7 +491,7 @@ func TestWelcomeSaysWhatIsBound(t *testing.T) {
 		{"127.0.0.1:3000", "relay is listening on http://127.0.0.1:3000\n", "all interfaces"},
 	} {
 		var b strings.Builder
-		printWelcome(&b, tc.addr, config{AdminUsername: "admin", NATSListen: "off"}, nil, false, "")
+		printWelcome(&b, tc.addr, "off", config{AdminUsername: "admin", NATSListen: "off"}, nil, false, "")
 		if !strings.Contains(b.String(), tc.want) || (tc.not != "" && strings.Contains(b.String(), tc.not)) {
 			t.Errorf("%s: %q", tc.addr, b.String())
 		}

@@ -44,6 +44,9 @@ type relayProc struct {
 	natsPassword     string
 	embeddedRedis    bool
 	encKey, password string
+	// metricsToken opens /metrics on the main port (METRICS_TOKEN); the
+	// metrics listener is off so several runs can share the host.
+	metricsToken string
 	// key is the API key secret the load generator sends.
 	key string
 	// admin is an HTTP client for setup and /metrics, apart from the load's.
@@ -56,7 +59,7 @@ var relayEnvNames = []string{
 	"PORT", "HOST", "DATA_DIR", "NATS_URL", "NATS_LISTEN", "NATS_REPLICAS", "REDIS_URL", "REDIS_HOST",
 	"REDIS_PORT", "REDIS_PASSWORD", "REDIS_DB", "JWT_SECRET", "ENCRYPTION_KEY", "ADMIN_USERNAME",
 	"ADMIN_PASSWORD", "LOG_LEVEL", "LOG_FORMAT", "PRICING_FILE", "USAGE_RETENTION", "STICKY_TTL",
-	"MAX_RETRIES", "TZ", "SHUTDOWN_GRACE", "BODY_LIMIT_MB",
+	"MAX_RETRIES", "TZ", "SHUTDOWN_GRACE", "BODY_LIMIT_MB", "METRICS_LISTEN", "METRICS_TOKEN",
 }
 
 // startRelay runs `relay serve` on loopback with a fresh DATA_DIR under
@@ -64,7 +67,7 @@ var relayEnvNames = []string{
 // NATS.
 func startRelay(ctx context.Context, bin, name, workDir, redisURL, natsURL, logLevel string) (*relayProc, error) {
 	r := &relayProc{
-		encKey: randomHex(32), password: randomHex(16),
+		encKey: randomHex(32), password: randomHex(16), metricsToken: randomHex(16),
 		admin: &http.Client{Timeout: 30 * time.Second},
 	}
 	if natsURL == "" {
@@ -82,7 +85,8 @@ func startRelay(ctx context.Context, bin, name, workDir, redisURL, natsURL, logL
 	})
 	env = append(env, "PORT=0", "HOST=127.0.0.1", "DATA_DIR="+filepath.Join(workDir, name+"-data"),
 		"ADMIN_PASSWORD="+r.password, "ENCRYPTION_KEY="+r.encKey,
-		"JWT_SECRET="+randomHex(32), "LOG_LEVEL="+logLevel, "TZ=UTC")
+		"JWT_SECRET="+randomHex(32), "LOG_LEVEL="+logLevel, "TZ=UTC",
+		"METRICS_LISTEN=off", "METRICS_TOKEN="+r.metricsToken)
 	if natsURL == "" {
 		env = append(env, "NATS_LISTEN="+r.natsAddr)
 	} else {
@@ -317,6 +321,7 @@ func (r *relayProc) seedEvents(ctx context.Context, upstreamURL string) error {
 // metrics reads the unlabelled series named in names from /metrics.
 func (r *relayProc) metrics(ctx context.Context, names ...string) (map[string]float64, error) {
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, r.url+"/metrics", nil)
+	req.Header.Set("Authorization", "Bearer "+r.metricsToken)
 	resp, err := r.admin.Do(req)
 	if err != nil {
 		return nil, err

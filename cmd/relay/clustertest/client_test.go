@@ -27,12 +27,22 @@ var client = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
 // requestTimeout bounds one HTTP exchange of the tests.
 const requestTimeout = 30 * time.Second
 
-func get(url string) (int, []byte, error) {
+func get(url string) (int, []byte, error) { return getWithToken(url, "") }
+
+// metricsToken is the edges' METRICS_TOKEN: it opens /metrics on their main
+// port.
+const metricsToken = "clustertest-metrics-token"
+
+// getWithToken is get with a Bearer token, when token is set.
+func getWithToken(url, token string) (int, []byte, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return 0, nil, err
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
 	}
 	resp, err := client.Do(req)
 	if err != nil {

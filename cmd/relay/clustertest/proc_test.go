@@ -238,7 +238,7 @@ func raceReport(b []byte) string {
 // process's /metrics.
 func (p *proc) metric(t *testing.T, name string, labels ...string) float64 {
 	t.Helper()
-	code, body, err := get(p.base + "/metrics")
+	code, body, err := getWithToken(p.base+"/metrics", metricsToken)
 	if err != nil || code != http.StatusOK {
 		t.Fatalf("%s /metrics: %d %v", p.name, code, err)
 	}

@@ -119,6 +119,10 @@ func startDeployment(t *testing.T) *deployment {
 			"PORT":           "0",
 			"DATA_DIR":       filepath.Join(t.TempDir(), fmt.Sprintf("%s-%d", role, i)),
 			"LOG_LEVEL":      "info",
+			// Edges of one host cannot share a metrics port: scrape the
+			// main port with the token instead.
+			"METRICS_LISTEN": "off",
+			"METRICS_TOKEN":  metricsToken,
 		}
 	}
 	start := time.Now()
