@@ -376,15 +376,8 @@ func startMetrics(ctx context.Context, listen string, h http.Handler, log zerolo
 	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", h)
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go func() {
-		<-ctx.Done()
-		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(sctx)
-	}()
-	go func() {
-		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		if err := serveHTTP(ctx, ln, mux); !errors.Is(err, http.ErrServerClosed) {
 			log.Error().Err(err).Msg("metrics listener stopped")
 		}
 	}()
@@ -440,7 +433,14 @@ func serveWorkerOps(ctx context.Context, ln net.Listener, nc *nats.Conn, st *sto
 		_ = json.NewEncoder(w).Encode(body)
 	})
 	mux.Handle("GET /metrics", withMetricsToken(metricsToken, promhttp.HandlerFor(reg, promhttp.HandlerOpts{})))
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	return serveHTTP(ctx, ln, mux)
+}
+
+// serveHTTP serves h on ln until ctx ends, then shuts the server down,
+// giving requests in flight 5 seconds. It returns http.ErrServerClosed
+// after a shutdown.
+func serveHTTP(ctx context.Context, ln net.Listener, h http.Handler) error {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		<-ctx.Done()
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
