@@ -251,6 +251,53 @@ func TestRefusalFloodKeepsUsageStorageBounded(t *testing.T) {
 	})
 }
 
+// With no account able to take them (the pool offline, or none for the
+// platform), a flood of requests is answered 503 without any upstream
+// tried: counted with the refusals (reason no_account), never stored one
+// usage event each, so it cannot grow USAGE either.
+func TestNoAccountFloodIsCountedNotStored(t *testing.T) {
+	redistest.ForEach(t, func(t *testing.T, b redistest.Backend) {
+		e := newRelayEnv(t, b, 0)
+		ctx := context.Background()
+		stream, err := e.JS.Stream(ctx, events.StreamUsage)
+		if err != nil {
+			t.Fatal(err)
+		}
+		before, err := stream.Info(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		const n = 500
+		for i := range n {
+			resp, body := post(t, e.Env, "/api/v1/messages", e.key, claudeBody)
+			if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(body), "overloaded_error") {
+				t.Fatalf("request %d: %d %s", i, resp.StatusCode, body)
+			}
+		}
+		counts := e.RefusalCounts(t)
+		after, err := stream.Info(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var counted int64
+		for _, c := range counts {
+			if c.KeyID != "key1" || c.Reason != events.RefusalNoAccount {
+				t.Fatalf("count %+v", c)
+			}
+			counted += c.Count
+		}
+		grew := after.State.Msgs - before.State.Msgs
+		if counted != n || grew != uint64(len(counts)) || grew > 2 || len(e.UsageEvents(t)) != 0 {
+			t.Fatalf("%d requests: counted %d in %d events, USAGE grew by %d messages", n, counted, len(counts), grew)
+		}
+		e.WaitUsageProjected(t)
+		a := statsGet(t, e.Env, e.AdminToken(t), "/api/v2/keys/key1/stats")
+		if a.Data.Total.Refused != n || a.Data.Total.Requests != 0 {
+			t.Fatalf("key stats: refused %d, requests %d; want %d and 0", a.Data.Total.Refused, a.Data.Total.Requests, n)
+		}
+	})
+}
+
 // Refusals counted and not yet published go out when the edge shuts down,
 // the current minute's included.
 func TestRefusalCountsArePublishedAtShutdown(t *testing.T) {

@@ -277,9 +277,15 @@ func TestEveryAccountFailing(t *testing.T) {
 		if resp.StatusCode != 503 || !strings.Contains(string(body), "overloaded_error") {
 			t.Fatalf("no account left: %d %s", resp.StatusCode, body)
 		}
+		// The 503 reached no upstream: it is counted with the refusals
+		// (reason no_account), not stored as a usage event of its own.
 		us := e.UsageEvents(t)
-		if len(us) != 2 || us[0].Outcome != "upstream_error" || us[0].Attempts != 2 || us[1].Outcome != "no_account" {
+		if len(us) != 1 || us[0].Outcome != "upstream_error" || us[0].Attempts != 2 {
 			t.Fatalf("usage %+v", us)
+		}
+		counts := e.RefusalCounts(t)
+		if len(counts) != 1 || counts[0].Reason != events.RefusalNoAccount || counts[0].Count != 1 {
+			t.Fatalf("refusal counts %+v, want one no_account", counts)
 		}
 	})
 }

@@ -11,12 +11,19 @@ import (
 // publishUsage completes the usage event and stores it: acknowledged by
 // JetStream, or spooled to disk when NATS cannot take it, to be published
 // later with the same id. It runs once per request. A request refused
-// before any upstream was tried is counted instead (countRefusal).
+// before any upstream was tried is counted instead (countRefusal): refused
+// by the key's checks and limits, or answered 503 because no account could
+// take it (DESIGN.md section 5: such requests never grow storage one by one).
 func (x *exchange) publishUsage() {
 	if x.published {
 		return
 	}
 	x.published = true
+	if x.u.Outcome == events.OutcomeNoAccount && x.u.Attempts == 0 {
+		x.u.Reason = events.RefusalNoAccount
+		x.countRefusal()
+		return
+	}
 	if x.u.Outcome == events.OutcomeRefused {
 		x.countRefusal()
 		return

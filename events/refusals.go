@@ -33,7 +33,10 @@ const (
 	RefusalDailyCostLimit      = "daily_cost_limit"
 	RefusalWeeklyOpusCostLimit = "weekly_opus_cost_limit"
 	RefusalWindowCostLimit     = "window_cost_limit"
-	RefusalOther               = "other"
+	// RefusalNoAccount: no account could take the request (503), so no
+	// upstream was tried.
+	RefusalNoAccount = "no_account"
+	RefusalOther     = "other"
 )
 
 // RefusalReasons lists every reason of the closed set.
@@ -41,7 +44,7 @@ var RefusalReasons = []string{
 	RefusalBodyTooLarge, RefusalBodyUnreadable, RefusalInvalidRequest, RefusalPermission,
 	RefusalClient, RefusalModel, RefusalConcurrency, RefusalRequests, RefusalSpendUnknown,
 	RefusalSpendStale, RefusalTotalCostLimit, RefusalDailyCostLimit, RefusalWeeklyOpusCostLimit,
-	RefusalWindowCostLimit, RefusalOther,
+	RefusalWindowCostLimit, RefusalNoAccount, RefusalOther,
 }
 
 // RefusalReason returns reason if it is one of RefusalReasons, else
