@@ -24,7 +24,8 @@ CHAOS_RUN := ^(TestChaos|TestReliability|TestRedelivery|FuzzRelayAuthHeader|Fuzz
 chaos: ## the reliability suite alone, verbose: relay processes SIGKILLed, NATS and Redis lost, timeouts, limits, fuzz seeds
 	$(GO) test -race -count=1 -timeout 15m -v -run '$(CHAOS_RUN)' ./cmd/relay ./edge ./workers
 
-vet:
+vet: ## gofmt, go.mod tidy (go mod tidy would change nothing) and go vet
+	$(GO) mod tidy -diff
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	  if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
 	$(GO) vet $(PKGS)
