@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
@@ -123,15 +122,20 @@ func runServer(ctx context.Context, role string, args []string, getenv func(stri
 	// Redis: the read models.
 	var rdb *redis.Client
 	if cfg.RedisURL == "" {
-		// A password per start: the embedded Redis is rebuilt from the
-		// streams at every start, and nothing but this process uses it.
-		mr, err := store.StartEmbedded(rand.Text())
+		// Its password is kept with the other generated secrets, so the
+		// machine's owner (redis-cli, make bench's lag probe) can reach it
+		// and nobody else.
+		password, err := secretFromDataDir(cfg.DataDir, "redis_password")
+		if err != nil {
+			return err
+		}
+		mr, err := store.StartEmbedded(password)
 		if err != nil {
 			return fmt.Errorf("embedded Redis: %w", err)
 		}
 		defer mr.Close()
 		rdb = mr.Client()
-		log.Info().Str("addr", mr.Addr()).Msg("embedded Redis (password required, generated at this start)")
+		log.Info().Str("addr", mr.Addr()).Msg("embedded Redis (password in DATA_DIR/secrets/redis_password)")
 	} else {
 		ropts, err := redis.ParseURL(cfg.RedisURL)
 		if err != nil {

@@ -105,24 +105,33 @@ func startRelay(ctx context.Context, bin, name, workDir, redisURL, natsURL, logL
 		r.stop()
 		return nil, err
 	}
+	// relay serve keeps the passwords of its embedded NATS and Redis with
+	// its generated secrets.
+	secret := func(file string) (string, error) {
+		b, err := os.ReadFile(filepath.Join(workDir, name+"-data", "secrets", file))
+		return strings.TrimSpace(string(b)), err
+	}
 	if natsURL == "" {
-		b, err := os.ReadFile(filepath.Join(workDir, name+"-data", "secrets", "nats_relay_password"))
-		if err != nil {
+		if r.natsPassword, err = secret("nats_relay_password"); err != nil {
 			r.stop()
 			return nil, err
 		}
-		r.natsPassword = strings.TrimSpace(string(b))
 	}
 	if r.redisURL = redisURL; r.redisURL != "" {
 		return r, nil
 	}
 	r.embeddedRedis = true
-	addr, err := r.findEmbeddedRedis()
+	password, err := secret("redis_password")
 	if err != nil {
 		r.stop()
 		return nil, err
 	}
-	r.redisURL = "redis://" + addr + "/0"
+	addr, err := r.findEmbeddedRedis(password)
+	if err != nil {
+		r.stop()
+		return nil, err
+	}
+	r.redisURL = (&url.URL{Scheme: "redis", User: url.UserPassword("", password), Host: addr, Path: "/0"}).String()
 	return r, nil
 }
 
@@ -151,8 +160,8 @@ func (r *relayProc) waitReady(ctx context.Context) error {
 
 // findEmbeddedRedis finds the embedded Redis (miniredis, on a random
 // loopback port) among relay's listening sockets: the one that is neither
-// its HTTP port nor NATS, and answers PING.
-func (r *relayProc) findEmbeddedRedis() (string, error) {
+// its HTTP port nor NATS, and answers PING with password.
+func (r *relayProc) findEmbeddedRedis(password string) (string, error) {
 	ports, err := listeningPorts(r.pid())
 	if err != nil {
 		return "", err
@@ -164,7 +173,7 @@ func (r *relayProc) findEmbeddedRedis() (string, error) {
 			continue
 		}
 		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(p))
-		c := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1, DialTimeout: time.Second})
+		c := redis.NewClient(&redis.Options{Addr: addr, Password: password, MaxRetries: -1, DialTimeout: time.Second})
 		err := c.Ping(context.Background()).Err()
 		c.Close()
 		if err == nil {
