@@ -13,6 +13,7 @@ import (
 	"relay/edge/secrets"
 	"relay/events"
 	"relay/projections"
+	"relay/projections/pricing"
 )
 
 // Upstream account JSON (DESIGN.md section 5) and its mapping to
@@ -90,15 +91,17 @@ type proxyAuthJSON struct {
 // accountUsage is what usage statistics say about an account.
 type accountUsage struct {
 	lastUsed time.Time
-	// quotaDay is the start of the current quota day and spent the cost
-	// of the account's requests since, for an account with a daily quota.
-	quotaDay time.Time
-	spent    int64
+	// quotaDay is the start of the current quota day and spentNanos the
+	// cost of the account's requests since, for an account with a daily
+	// quota.
+	quotaDay   time.Time
+	spentNanos int64
 }
 
-// overQuota reports whether the account spent its daily quota today.
+// overQuota reports whether the account spent its daily quota today: the
+// quota is configured in micro-dollars, spend counted in nano-dollars.
 func (u accountUsage) overQuota(v projections.AccountView) bool {
-	return v.DailyQuotaMicros > 0 && u.spent >= v.DailyQuotaMicros
+	return v.DailyQuotaMicros > 0 && u.spentNanos >= pricing.MicrosToNanos(v.DailyQuotaMicros)
 }
 
 // newAccountJSON shows v with the health state in force at now and its

@@ -14,6 +14,7 @@ import (
 	"relay/events"
 	"relay/events/streams"
 	"relay/projections"
+	"relay/projections/pricing"
 	"relay/store"
 )
 
@@ -276,7 +277,7 @@ func (s *Server) accountUsage(ctx context.Context, views []projections.AccountVi
 		u := accountUsage{lastUsed: used[v.ID]}
 		if v.DailyQuotaMicros > 0 {
 			u.quotaDay = quotaDayStart(v.QuotaResetTime, now.In(s.cfg.Location))
-			if u.spent, err = s.store.AccountSpendSince(ctx, v.ID, u.quotaDay, now); err != nil {
+			if u.spentNanos, err = s.store.AccountSpendSince(ctx, v.ID, u.quotaDay, now); err != nil {
 				return nil, err
 			}
 		}
@@ -324,7 +325,7 @@ func (s *Server) accountAvailability(c echo.Context) error {
 	}
 	if u := usage[v.ID]; u.overQuota(v) {
 		reasons = append(reasons, fmt.Sprintf("over daily quota (spent $%.2f of $%.2f since %s)",
-			usdFromMicros(u.spent), usdFromMicros(v.DailyQuotaMicros), u.quotaDay.UTC().Format(time.RFC3339)))
+			pricing.NanosToUSD(u.spentNanos), usdFromMicros(v.DailyQuotaMicros), u.quotaDay.UTC().Format(time.RFC3339)))
 	}
 	inFlight, err := s.store.AccountInFlight(c.Request().Context(), now, v.ID)
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 	"relay/events"
 	"relay/events/streams"
 	"relay/projections"
+	"relay/projections/pricing"
 	"relay/store"
 	"relay/store/redistest"
 )
@@ -425,22 +426,32 @@ func TestAccountQuotaConcurrencyAndLastUsed(t *testing.T) {
 			t.Fatalf("fresh: status %s, key last used %v", a.Status, k.LastUsedAt)
 		}
 
-		at := time.Now().UTC().Truncate(time.Millisecond)
-		u := events.Usage{ID: events.NewID(at), Time: at, KeyID: k.ID, AccountID: a.ID, Platform: events.PlatformCodex, Model: "gpt-5",
-			Status: 200, Outcome: events.OutcomeOK, Attempts: 1, Cost: 1.5, CostNanos: 1_500_000, Priced: true}
-		e, err := events.NewWithID(u.ID, events.UsageRecorded, at, "", u.ID, u)
-		if err != nil {
-			t.Fatal(err)
-		}
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		seq, err := streams.Publish(ctx, env.JS, events.UsageSubject(u.Platform, u.KeyID), e, nil)
-		if err != nil {
-			t.Fatal(err)
+		at := time.Now().UTC().Truncate(time.Millisecond)
+		spend := func(nanos int64) {
+			t.Helper()
+			u := events.Usage{ID: events.NewID(at), Time: at, KeyID: k.ID, AccountID: a.ID, Platform: events.PlatformCodex, Model: "gpt-5",
+				Status: 200, Outcome: events.OutcomeOK, Attempts: 1, Cost: pricing.NanosToUSD(nanos), CostNanos: nanos, Priced: true}
+			e, err := events.NewWithID(u.ID, events.UsageRecorded, at, "", u.ID, u)
+			if err != nil {
+				t.Fatal(err)
+			}
+			seq, err := streams.Publish(ctx, env.JS, events.UsageSubject(u.Platform, u.KeyID), e, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := env.Store.WaitCheckpoint(ctx, store.ProjectionUsage, seq); err != nil {
+				t.Fatal(err)
+			}
 		}
-		if err := env.Store.WaitCheckpoint(ctx, store.ProjectionUsage, seq); err != nil {
-			t.Fatal(err)
+		// One nano-dollar short of the $1 quota is under it: the quota
+		// (micro-dollars) and the spend (nano-dollars) compare exactly.
+		spend(999_999_999)
+		if got, _ := call[apiAccount](t, env, http.StatusOK, http.MethodGet, accountPath(a, ""), tok, nil); got.Status != "active" {
+			t.Fatalf("$0.999999999 of a $1 quota: status %s", got.Status)
 		}
+		spend(500_000_001)
 		if _, err := env.Store.Choose(ctx, store.Choice{RequestID: "req-1", LeaseTTL: time.Minute, Platform: events.PlatformCodex,
 			Candidates: []store.Candidate{{ID: a.ID, Priority: 50, MaxConcurrency: 1}}}); err != nil {
 			t.Fatal(err)
