@@ -166,19 +166,10 @@ func (s *Server) flushRefusals(ctx context.Context, before time.Time, all bool) 
 		}
 		subject := events.UsageSubject(k.platform, k.keyID)
 		sem <- struct{}{}
+		log := s.log.With().Str("keyId", k.keyID).Int64("refusals", c.n).Logger()
 		wg.Go(func() {
 			defer func() { <-sem }()
-			pctx, cancel := context.WithTimeout(ctx, s.cfg.PublishTimeout)
-			defer cancel()
-			if _, err := s.usagePub.Publish(pctx, subject, env); err != nil {
-				if serr := s.spool.put(subject, env); serr != nil {
-					s.log.Error().Err(err).AnErr("spoolError", serr).Str("keyId", k.keyID).Int64("refusals", c.n).Msg("refusal count lost: neither published nor spooled")
-					return
-				}
-				s.log.Warn().Err(err).Str("keyId", k.keyID).Msg("refusal count spooled: NATS did not acknowledge it")
-				return
-			}
-			s.metrics.eventsPublished.WithLabelValues(env.Type).Inc()
+			s.storeUsage(ctx, subject, env, log)
 		})
 	}
 	wg.Wait()

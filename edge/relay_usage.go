@@ -4,6 +4,8 @@ import (
 	"context"
 	"time"
 
+	"github.com/rs/zerolog"
+
 	"relay/events"
 	"relay/projections/pricing"
 )
@@ -49,23 +51,31 @@ func (x *exchange) publishUsage() {
 		s.log.Error().Err(err).Str("requestId", x.id).Msg("usage event not built")
 		return
 	}
-	subject := events.UsageSubject(x.rt.platform, x.key.ID)
-	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.PublishTimeout)
-	defer cancel()
-	seq, err := s.usagePub.Publish(ctx, subject, env)
-	if err != nil {
-		if serr := s.spool.put(subject, env); serr != nil {
-			s.log.Error().Err(err).AnErr("spoolError", serr).Str("requestId", x.id).Msg("usage event lost: neither published nor spooled")
-			return
-		}
-		s.log.Warn().Err(err).Str("requestId", x.id).Msg("usage event spooled: NATS did not acknowledge it")
-	} else {
-		s.metrics.eventsPublished.WithLabelValues(env.Type).Inc()
-		if u.CostNanos > 0 {
-			s.spendLag.add(seq, now)
-		}
+	seq, published := s.storeUsage(context.Background(), events.UsageSubject(x.rt.platform, x.key.ID), env, s.log.With().Str("requestId", x.id).Logger())
+	if published && u.CostNanos > 0 {
+		s.spendLag.add(seq, now)
 	}
 	s.metrics.usagePublishSeconds.Observe(time.Since(now).Seconds())
+}
+
+// storeUsage stores one event of the USAGE stream: acknowledged by
+// JetStream within PublishTimeout, else spooled to disk to be published
+// later under the same id. It reports the stream sequence and whether
+// JetStream acknowledged it (false: spooled, or lost and logged).
+func (s *Server) storeUsage(ctx context.Context, subject string, env events.Envelope, log zerolog.Logger) (uint64, bool) {
+	pctx, cancel := context.WithTimeout(ctx, s.cfg.PublishTimeout)
+	defer cancel()
+	seq, err := s.usagePub.Publish(pctx, subject, env)
+	if err == nil {
+		s.metrics.eventsPublished.WithLabelValues(env.Type).Inc()
+		return seq, true
+	}
+	if serr := s.spool.put(subject, env); serr != nil {
+		log.Error().Err(err).AnErr("spoolError", serr).Str("type", env.Type).Msg("usage event lost: neither published nor spooled")
+		return 0, false
+	}
+	log.Warn().Err(err).Str("type", env.Type).Msg("usage event spooled: NATS did not acknowledge it")
+	return 0, false
 }
 
 // unpricedOnce counts a model without a price, and logs each of the first
