@@ -21,8 +21,21 @@ var allowedImports = map[string][]string{
 	"relay/store/redistest":     {},
 	"relay/workers":             {"relay/events", "relay/events/streams", "relay/projections", "relay/projections/", "relay/store", "relay/workers/"},
 	"relay/workers/ledger":      {"relay/events", "relay/events/streams", "relay/projections/pricing"},
-	"relay/edge": {"relay/events", "relay/events/streams", "relay/projections", "relay/projections/", "relay/store",
+	// edge builds the Echo server: routes, middleware, health, shutdown.
+	"relay/edge": {"relay/events", "relay/projections", "relay/projections/", "relay/store",
+		"relay/edge/fault", "relay/edge/httpx", "relay/edge/catalog", "relay/edge/relay", "relay/edge/adminapi",
+		"relay/edge/secrets"},
+	// The vocabulary: errors without a transport, then their HTTP form.
+	"relay/edge/fault":   {},
+	"relay/edge/httpx":   {"relay/edge/fault"},
+	"relay/edge/catalog": {"relay/events", "relay/events/streams", "relay/projections"},
+	// The hot path never imports admin code.
+	"relay/edge/relay": {"relay/events", "relay/events/streams", "relay/projections", "relay/projections/", "relay/store",
+		"relay/edge/fault", "relay/edge/httpx", "relay/edge/catalog",
 		"relay/edge/usage", "relay/edge/clientreq", "relay/edge/upstreams", "relay/edge/secrets"},
+	// The REST handlers.
+	"relay/edge/adminapi": {"relay/events", "relay/events/streams", "relay/projections", "relay/projections/", "relay/store",
+		"relay/edge/fault", "relay/edge/httpx", "relay/edge/catalog", "relay/edge/secrets"},
 	"relay/edge/usage":        {"relay/events"},
 	"relay/edge/clientreq":    {"relay/events"},
 	"relay/edge/upstreams":    {},
