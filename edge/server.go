@@ -16,6 +16,7 @@ import (
 	"github.com/rs/zerolog"
 	"golang.org/x/crypto/bcrypt"
 
+	"relay/edge/admin"
 	"relay/edge/adminapi"
 	"relay/edge/catalog"
 	"relay/edge/relay"
@@ -259,6 +260,9 @@ func New(cfg Config, d Deps) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	actions := admin.New(admin.Config{WriteWait: cfg.WriteWait, BcryptCost: cfg.BcryptCost, Location: cfg.Location}, admin.Deps{
+		JS: d.JS, Store: d.Store, Catalog: s.catalog, Box: box, Log: d.Log, Published: s.metrics.published,
+	})
 	s.admin, err = adminapi.New(adminapi.Config{
 		JWTSecret: cfg.JWTSecret, TokenTTL: cfg.TokenTTL, BcryptCost: cfg.BcryptCost,
 		WriteWait: cfg.WriteWait, Location: cfg.Location,
@@ -266,7 +270,8 @@ func New(cfg Config, d Deps) (*Server, error) {
 		LoginUserFailures: cfg.LoginUserFailures, LoginDeviceFailures: cfg.LoginDeviceFailures,
 		DeviceCookieTTL: cfg.DeviceCookieTTL, TrustedProxies: cfg.TrustedProxies,
 	}, adminapi.Deps{
-		JS: d.JS, Store: d.Store, Catalog: s.catalog, Box: box, Log: d.Log, Registry: d.Registry,
+		Actions: actions,
+		JS:      d.JS, Store: d.Store, Catalog: s.catalog, Box: box, Log: d.Log, Registry: d.Registry,
 		Published: s.metrics.published,
 	})
 	if err != nil {

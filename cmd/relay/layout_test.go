@@ -23,7 +23,7 @@ var allowedImports = map[string][]string{
 	"relay/workers/ledger":      {"relay/events", "relay/events/streams", "relay/projections/pricing"},
 	// edge builds the Echo server: routes, middleware, health, shutdown.
 	"relay/edge": {"relay/events", "relay/projections", "relay/projections/", "relay/store",
-		"relay/edge/fault", "relay/edge/httpx", "relay/edge/catalog", "relay/edge/relay", "relay/edge/adminapi",
+		"relay/edge/fault", "relay/edge/httpx", "relay/edge/catalog", "relay/edge/relay", "relay/edge/admin", "relay/edge/adminapi",
 		"relay/edge/secrets"},
 	// The vocabulary: errors without a transport, then their HTTP form.
 	"relay/edge/fault":   {},
@@ -33,9 +33,12 @@ var allowedImports = map[string][]string{
 	"relay/edge/relay": {"relay/events", "relay/events/streams", "relay/projections", "relay/projections/", "relay/store",
 		"relay/edge/fault", "relay/edge/httpx", "relay/edge/catalog",
 		"relay/edge/usage", "relay/edge/clientreq", "relay/edge/upstreams", "relay/edge/secrets"},
+	// The admin actions: no HTTP.
+	"relay/edge/admin": {"relay/events", "relay/events/streams", "relay/projections", "relay/projections/", "relay/store",
+		"relay/edge/fault", "relay/edge/catalog", "relay/edge/secrets"},
 	// The REST handlers.
 	"relay/edge/adminapi": {"relay/events", "relay/events/streams", "relay/projections", "relay/projections/", "relay/store",
-		"relay/edge/fault", "relay/edge/httpx", "relay/edge/catalog", "relay/edge/secrets"},
+		"relay/edge/fault", "relay/edge/httpx", "relay/edge/catalog", "relay/edge/secrets", "relay/edge/admin"},
 	"relay/edge/usage":        {"relay/events"},
 	"relay/edge/clientreq":    {"relay/events"},
 	"relay/edge/upstreams":    {},

@@ -9,6 +9,7 @@ import (
 	"github.com/rs/zerolog"
 	"golang.org/x/crypto/bcrypt"
 
+	"relay/edge/admin"
 	"relay/edge/catalog"
 	"relay/edge/secrets"
 	"relay/store"
@@ -32,6 +33,8 @@ type Config struct {
 
 // Deps are what the admin API is composed from.
 type Deps struct {
+	// Actions are the admin actions the handlers call.
+	Actions  *admin.Service
 	JS       jetstream.JetStream
 	Store    *store.Store
 	Catalog  *catalog.Catalog
@@ -44,6 +47,7 @@ type Deps struct {
 
 // API answers the admin REST routes of DESIGN.md section 4.
 type API struct {
+	act       *admin.Service
 	cfg       Config
 	js        jetstream.JetStream
 	store     *store.Store
@@ -73,7 +77,7 @@ func New(cfg Config, d Deps) (*API, error) {
 	})
 	d.Registry.MustRegister(failures)
 	return &API{
-		cfg: cfg, js: d.JS, store: d.Store, catalog: d.Catalog, box: d.Box, log: d.Log,
+		act: d.Actions, cfg: cfg, js: d.JS, store: d.Store, catalog: d.Catalog, box: d.Box, log: d.Log,
 		published: published, loginFailures: failures, dummyHash: dummy,
 	}, nil
 }
