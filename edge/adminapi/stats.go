@@ -144,7 +144,7 @@ func statsRange(c echo.Context, now time.Time, loc *time.Location) (string, stor
 }
 
 func (s *API) KeyStats(c echo.Context) error {
-	k, err := s.loadKey(c)
+	k, err := s.act.Key(c.Request().Context(), c.Param("id"))
 	if err != nil {
 		return err
 	}
@@ -161,7 +161,7 @@ func (s *API) KeyStats(c echo.Context) error {
 }
 
 func (s *API) AccountStats(c echo.Context) error {
-	a, err := s.loadAccount(c)
+	a, err := s.act.Account(c.Request().Context(), c.Param("platform"), c.Param("id"))
 	if err != nil {
 		return err
 	}
