@@ -440,6 +440,8 @@ func openAPISpec() oaObj {
 		oaParam("type", "query", "event type", oaEnum("", configEventTypes...), false),
 	}, okBody: oaEnvelope(oaRef("AuditList"))}))
 
+	oaKeyHolderPaths(add)
+
 	// Operations and documentation.
 	ops := []string{"operations"}
 	add("get", "/health", oaOp{summary: "Liveness", tags: ops, okBody: oaRef("Health")})
@@ -459,7 +461,7 @@ func openAPISpec() oaObj {
 		},
 		"paths": paths,
 		"components": oaObj{
-			"schemas": oaSchemas(),
+			"schemas": oaMerge(oaSchemas(), oaKeyHolderSchemas()),
 			"securitySchemes": oaObj{
 				"adminToken":  oaObj{"type": "http", "scheme": "bearer", "bearerFormat": "JWT", "description": "from POST /api/v2/auth/admin/login"},
 				"relayKey":    oaObj{"type": "apiKey", "in": "header", "name": "x-api-key", "description": "a relay API key, cr_..."},
