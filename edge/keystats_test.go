@@ -373,7 +373,7 @@ func TestUserStatsParsesAsClaudeRelayServices(t *testing.T) {
 		}
 		l := d.Limits
 		if l.DailyCostLimit != 20 || l.CurrentDailyCost != costUSD || l.CurrentTotalCost != costUSD || l.ConcurrencyLimit != 2 ||
-			l.RateLimitWindow != 30 || l.RateLimitRequests != 100 || l.CurrentWindowRequests != 3 || l.WeeklyResetDay != 1 {
+			l.RateLimitWindow != 30 || l.RateLimitRequests != 100 || l.CurrentWindowRequests != 3 || l.CurrentWindowCost != costUSD || l.WeeklyResetDay != 1 {
 			t.Fatalf("limits %+v", l)
 		}
 		if l.WindowStartTime == nil || l.WindowEndTime == nil || *l.WindowEndTime-*l.WindowStartTime != 30*60*1000 ||

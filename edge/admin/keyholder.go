@@ -46,9 +46,10 @@ type KeyHolderView struct {
 	// (projections.KeyLimits), days and weeks in LimitsZone.
 	Limits     []projections.KeyLimit
 	LimitsZone *time.Location
-	// Readings are what the limits were computed from; the spend is read
-	// whether or not a limit is set on it (window cost only with a window
-	// cost limit, window requests only with a request limit).
+	// Readings are what the limits were computed from, read whether or
+	// not a limit is set on them (the window's cost and requests when the
+	// key has a rateLimitWindow; its requests are logged only under a
+	// rateLimitRequests limit).
 	Readings projections.KeyReadings
 	// Today, Month and All are the key's usage in the local day, the local
 	// calendar month and all time; ByModel is all time per model; Daily
@@ -104,20 +105,17 @@ func (s *Service) keyHolderView(ctx context.Context, k projections.KeyView, now 
 		limitsLoc = time.UTC
 	}
 	// The spend and the admission state are read as the relay reads them
-	// (checkCostLimits, store.Admit).
+	// (checkCostLimits, store.Admit); the window's cost is read whenever
+	// the key has a window, for the holder to see, limited or not.
 	costWindow := 0
-	if k.RateLimitCostMicros > 0 && k.RateLimitWindow <= store.MaxDayWindowMinutes {
+	if k.RateLimitWindow > 0 && k.RateLimitWindow <= store.MaxDayWindowMinutes {
 		costWindow = k.RateLimitWindow
 	}
 	spend, err := s.store.KeySpend(ctx, k.ID, now, limitsLoc, costWindow)
 	if err != nil {
 		return KeyHolderView{}, err
 	}
-	var reqWindow time.Duration
-	if k.RateLimitRequests > 0 {
-		reqWindow = time.Duration(k.RateLimitWindow) * time.Minute
-	}
-	use, err := s.store.KeyUse(ctx, k.ID, reqWindow, now)
+	use, err := s.store.KeyUse(ctx, k.ID, time.Duration(max(k.RateLimitWindow, 0))*time.Minute, now)
 	if err != nil {
 		return KeyHolderView{}, err
 	}
