@@ -234,6 +234,9 @@ func parseStatsTime(field, v string) (admin.StatsTime, error) {
 	return admin.StatsTime{}, fault.InvalidField(field, field+" must be an RFC 3339 time or a YYYY-MM-DD date")
 }
 
+// StatsUsage answers a usage series. The query's syntax (from and to) is
+// checked here, its meaning by admin.Service.UsageSeries: a request wrong in
+// both ways is told about its syntax first.
 func (s *API) StatsUsage(c echo.Context) error {
 	q := admin.UsageQuery{
 		GroupBy: c.QueryParam("groupBy"),
