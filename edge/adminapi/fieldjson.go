@@ -4,44 +4,47 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"math"
-	"relay/edge/fault"
-	"relay/edge/httpx"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
+
+	"relay/edge/admin"
+	"relay/edge/fault"
+	"relay/edge/httpx"
 )
 
-// Admin entity bodies are read field by field rather than into a struct, for
-// two reasons: an update must know which fields were sent (only those
-// change, so an absent field and a zero value differ), and every error must
-// name the field in the API's terms. The messages never quote the value
-// sent: it may be a credential.
+// Admin entity bodies are read field by field into an action's typed input
+// (admin.KeyInput, admin.AccountInput): an update must know which fields
+// were sent (only those change, so an absent field and a zero value differ),
+// and every error must name the field in the API's terms. This file is the
+// JSON half of that: the types of JSON values and null. What a value may
+// be (lengths, ranges, enums) is the action's rule. The messages never
+// quote the value sent: it may be a credential.
 
-// fieldSpec is one field of an admin entity's JSON body: its API name, the
-// names it sets in the event payload (T's wire form), and how it is parsed
-// and validated into T.
-type fieldSpec[T any] struct {
-	name string
-	wire []string
-	set  func(raw json.RawMessage, dst *T) error
+// fieldDecoder decodes one field of an input T from its JSON value.
+type fieldDecoder[T any] struct {
+	name   string
+	decode func(raw json.RawMessage, in *T) error
 }
 
-// readFields decodes the request body as one JSON object and applies every
-// field it names, in the order of specs, onto dst. It returns the names
-// sent; a field specs do not know is an error naming it.
-func readFields[T any](c echo.Context, specs []fieldSpec[T], dst *T) (map[string]bool, error) {
+// readInput decodes the request body as one JSON object and every field it
+// names into in, in the order of fields. A field fields do not know is an
+// error naming it.
+func readInput[T any](c echo.Context, fields []fieldDecoder[T], in *T) error {
 	var body map[string]json.RawMessage
 	if err := httpx.DecodeJSON(c, &body); err != nil {
-		return nil, err
+		return err
 	}
+	return decodeFields(body, fields, in)
+}
+
+func decodeFields[T any](body map[string]json.RawMessage, fields []fieldDecoder[T], in *T) error {
 	if body == nil {
-		return nil, fault.New(fault.Invalid, "request body must be a JSON object")
+		return fault.New(fault.Invalid, "request body must be a JSON object")
 	}
 	names := make([]string, 0, len(body))
 	for name := range body {
@@ -49,52 +52,80 @@ func readFields[T any](c echo.Context, specs []fieldSpec[T], dst *T) (map[string
 	}
 	slices.Sort(names)
 	for _, name := range names {
-		if !slices.ContainsFunc(specs, func(f fieldSpec[T]) bool { return f.name == name }) {
+		if !slices.ContainsFunc(fields, func(f fieldDecoder[T]) bool { return f.name == name }) {
 			shown := name
 			if utf8.RuneCountInString(shown) > 64 {
 				shown = string([]rune(shown)[:64]) + "..."
 			}
-			return nil, fault.InvalidField(shown, fmt.Sprintf("unknown or read-only field %s", shown))
+			return fault.InvalidField(shown, fmt.Sprintf("unknown or read-only field %s", shown))
 		}
 	}
-	sent := make(map[string]bool, len(body))
-	for _, f := range specs {
-		raw, ok := body[f.name]
-		if !ok {
-			continue
-		}
-		if err := f.set(raw, dst); err != nil {
-			return nil, err
-		}
-		sent[f.name] = true
-	}
-	return sent, nil
-}
-
-// wireChanges returns the fields of payload (marshalled in its wire form)
-// that the sent API fields and the extra wire names set: the Changes of an
-// update event.
-func wireChanges[T any](payload any, specs []fieldSpec[T], sent map[string]bool, extra ...string) (json.RawMessage, error) {
-	b, err := json.Marshal(payload)
-	if err != nil {
-		return nil, err
-	}
-	var all map[string]json.RawMessage
-	if err := json.Unmarshal(b, &all); err != nil {
-		return nil, err
-	}
-	changes := map[string]json.RawMessage{}
-	for _, f := range specs {
-		if sent[f.name] {
-			for _, w := range f.wire {
-				changes[w] = all[w]
+	for _, f := range fields {
+		if raw, ok := body[f.name]; ok {
+			if err := f.decode(raw, in); err != nil {
+				return err
 			}
 		}
 	}
-	for _, w := range extra {
-		changes[w] = all[w]
-	}
-	return json.Marshal(changes)
+	return nil
+}
+
+// Field decoders by JSON type. dst points at the input's field.
+
+// textField is a JSON string; null reads as "" when nullable.
+func textField[T any](name string, nullable bool, dst func(*T) *admin.Opt[string]) fieldDecoder[T] {
+	return fieldDecoder[T]{name, func(raw json.RawMessage, in *T) error {
+		s, err := jsonString(name, raw, nullable)
+		*dst(in) = admin.Some(s)
+		return err
+	}}
+}
+
+func boolField[T any](name string, dst func(*T) *admin.Opt[bool]) fieldDecoder[T] {
+	return fieldDecoder[T]{name, func(raw json.RawMessage, in *T) error {
+		b, err := jsonBool(name, raw)
+		*dst(in) = admin.Some(b)
+		return err
+	}}
+}
+
+func intField[T any](name string, dst func(*T) *admin.Opt[int64]) fieldDecoder[T] {
+	return fieldDecoder[T]{name, func(raw json.RawMessage, in *T) error {
+		n, err := jsonInt(name, raw)
+		*dst(in) = admin.Some(n)
+		return err
+	}}
+}
+
+// usdField is an amount of US dollars: a JSON number, passed on as the
+// decimal text it was written in, so the action reads it exactly.
+func usdField[T any](name string, dst func(*T) *admin.Opt[string]) fieldDecoder[T] {
+	return fieldDecoder[T]{name, func(raw json.RawMessage, in *T) error {
+		n, ok := jsonNumber(raw)
+		if !ok {
+			return fault.InvalidField(name, name+" must be a number (US dollars)")
+		}
+		*dst(in) = admin.Some(n)
+		return nil
+	}}
+}
+
+// listField is an array of strings; null reads as an empty list.
+func listField[T any](name string, dst func(*T) *admin.Opt[[]string]) fieldDecoder[T] {
+	return fieldDecoder[T]{name, func(raw json.RawMessage, in *T) error {
+		l, err := jsonStrings(name, raw)
+		*dst(in) = admin.Some(l)
+		return err
+	}}
+}
+
+// timeField is an RFC 3339 date-time or null.
+func timeField[T any](name string, dst func(*T) *admin.Opt[*time.Time]) fieldDecoder[T] {
+	return fieldDecoder[T]{name, func(raw json.RawMessage, in *T) error {
+		t, err := jsonTime(name, raw)
+		*dst(in) = admin.Some(t)
+		return err
+	}}
 }
 
 func jsonIsNull(raw json.RawMessage) bool { return bytes.Equal(bytes.TrimSpace(raw), []byte("null")) }
@@ -110,10 +141,9 @@ func jsonNumber(raw json.RawMessage) (string, bool) {
 	return string(n), true
 }
 
-// jsonString reads a string of at most maxLen characters without control
-// characters (multiline allows line breaks and tabs), trimmed of
-// surrounding space. null is refused unless nullable, and then reads as "".
-func jsonString(field string, raw json.RawMessage, maxLen int, nullable, multiline bool) (string, error) {
+// jsonString reads a string. null is refused unless nullable, and then
+// reads as "".
+func jsonString(field string, raw json.RawMessage, nullable bool) (string, error) {
 	if jsonIsNull(raw) {
 		if nullable {
 			return "", nil
@@ -129,15 +159,6 @@ func jsonString(field string, raw json.RawMessage, maxLen int, nullable, multili
 		// decodes to U+FFFD.
 		return "", fault.InvalidField(field, field+" must be valid UTF-8 (no unpaired surrogate escapes)")
 	}
-	s = strings.TrimSpace(s)
-	if utf8.RuneCountInString(s) > maxLen {
-		return "", fault.InvalidField(field, fmt.Sprintf("%s must be at most %d characters", field, maxLen))
-	}
-	for _, r := range s {
-		if unicode.IsControl(r) && !(multiline && (r == '\n' || r == '\t' || r == '\r')) {
-			return "", fault.InvalidField(field, field+" must not contain control characters")
-		}
-	}
 	return s, nil
 }
 
@@ -145,15 +166,6 @@ func jsonString(field string, raw json.RawMessage, maxLen int, nullable, multili
 // itself, raw or escaped, rather than something decoding to it.
 func sentReplacementChar(raw json.RawMessage) bool {
 	return bytes.Contains(raw, []byte("\uFFFD")) || bytes.Contains(bytes.ToLower(raw), []byte(`\ufffd`))
-}
-
-// jsonEnum reads a string that must be one of allowed.
-func jsonEnum(field string, raw json.RawMessage, allowed ...string) (string, error) {
-	var s string
-	if jsonIsNull(raw) || json.Unmarshal(raw, &s) != nil || !slices.Contains(allowed, s) {
-		return "", fault.InvalidField(field, fmt.Sprintf("%s must be one of %s", field, strings.Join(allowed, ", ")))
-	}
-	return s, nil
 }
 
 func jsonBool(field string, raw json.RawMessage) (bool, error) {
@@ -164,8 +176,8 @@ func jsonBool(field string, raw json.RawMessage) (bool, error) {
 	return b, nil
 }
 
-// jsonInt reads an integer in [lo, hi].
-func jsonInt(field string, raw json.RawMessage, lo, hi int) (int, error) {
+// jsonInt reads an integer.
+func jsonInt(field string, raw json.RawMessage) (int64, error) {
 	n, ok := jsonNumber(raw)
 	if !ok {
 		return 0, fault.InvalidField(field, field+" must be an integer")
@@ -174,34 +186,8 @@ func jsonInt(field string, raw json.RawMessage, lo, hi int) (int, error) {
 	if err != nil {
 		return 0, fault.InvalidField(field, field+" must be an integer")
 	}
-	if v < int64(lo) || v > int64(hi) {
-		return 0, fault.InvalidField(field, fmt.Sprintf("%s must be between %d and %d", field, lo, hi))
-	}
-	return int(v), nil
+	return v, nil
 }
-
-// maxUSD bounds money fields so micro-dollars stay far from overflow.
-const maxUSD = 1e9
-
-// jsonUSD reads a non-negative amount of US dollars and returns it in
-// integer micro-dollars, the unit of events and Redis.
-func jsonUSD(field string, raw json.RawMessage) (int64, error) {
-	n, ok := jsonNumber(raw)
-	if !ok {
-		return 0, fault.InvalidField(field, field+" must be a number (US dollars)")
-	}
-	f, err := strconv.ParseFloat(n, 64)
-	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
-		return 0, fault.InvalidField(field, field+" must be a number (US dollars)")
-	}
-	if f < 0 || f > maxUSD {
-		return 0, fault.InvalidField(field, fmt.Sprintf("%s must be between 0 and %.0f US dollars", field, maxUSD))
-	}
-	return int64(math.Round(f * 1e6)), nil
-}
-
-// usd turns micro-dollars into US dollars for responses.
-func usdFromMicros(micros int64) float64 { return float64(micros) / 1e6 }
 
 // jsonTime reads an RFC 3339 time or null.
 func jsonTime(field string, raw json.RawMessage) (*time.Time, error) {
@@ -216,15 +202,11 @@ func jsonTime(field string, raw json.RawMessage) (*time.Time, error) {
 	if err != nil {
 		return nil, fault.InvalidField(field, field+" must be an RFC 3339 date-time such as 2030-01-02T15:04:05Z")
 	}
-	t = t.UTC()
 	return &t, nil
 }
 
-// jsonStrings reads a list of at most maxItems distinct non-empty strings,
-// each at most maxLen characters and, when allowed is given, one of
-// allowed. null reads as an empty list. Duplicates are dropped, the order
-// kept.
-func jsonStrings(field string, raw json.RawMessage, maxItems, maxLen int, allowed ...string) ([]string, error) {
+// jsonStrings reads an array of strings; null reads as an empty list.
+func jsonStrings(field string, raw json.RawMessage) ([]string, error) {
 	out := []string{}
 	if jsonIsNull(raw) {
 		return out, nil
@@ -233,23 +215,24 @@ func jsonStrings(field string, raw json.RawMessage, maxItems, maxLen int, allowe
 	if json.Unmarshal(raw, &items) != nil {
 		return nil, fault.InvalidField(field, field+" must be an array of strings")
 	}
-	if len(items) > maxItems {
-		return nil, fault.InvalidField(field, fmt.Sprintf("%s must have at most %d items", field, maxItems))
+	// The action bounds the count; a body holding far more is refused here
+	// before any item is decoded.
+	if len(items) > maxDecodedItems {
+		return nil, fault.InvalidField(field, fmt.Sprintf("%s must have at most %d items", field, maxDecodedItems))
 	}
 	for _, item := range items {
-		s, err := jsonString(field, item, maxLen, false, false)
+		s, err := jsonString(field, item, false)
 		if err != nil {
-			return nil, fault.InvalidField(field, fmt.Sprintf("%s must be an array of strings of at most %d characters without control characters", field, maxLen))
+			return nil, fault.InvalidField(field, field+" must be an array of strings")
 		}
-		if s == "" {
-			return nil, fault.InvalidField(field, field+" must not contain empty strings")
-		}
-		if len(allowed) > 0 && !slices.Contains(allowed, s) {
-			return nil, fault.InvalidField(field, fmt.Sprintf("%s items must be one of %s", field, strings.Join(allowed, ", ")))
-		}
-		if !slices.Contains(out, s) {
-			out = append(out, s)
-		}
+		out = append(out, s)
 	}
 	return out, nil
 }
+
+// maxDecodedItems bounds the lists any input decodes (the actions' own
+// bounds are lower).
+const maxDecodedItems = 10_000
+
+// usdFromMicros turns micro-dollars into US dollars for responses.
+func usdFromMicros(micros int64) float64 { return float64(micros) / 1e6 }

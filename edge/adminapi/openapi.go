@@ -3,6 +3,7 @@ package adminapi
 import (
 	"encoding/json"
 	"net/http"
+	"relay/edge/admin"
 	"strconv"
 
 	"github.com/labstack/echo/v4"
@@ -79,36 +80,36 @@ func oaMerge(parts ...oaObj) oaObj {
 // keyWritable are the fields an admin sets on a key.
 func oaKeyWritable() oaObj {
 	return oaObj{
-		"name":                    oaObj{"type": "string", "minLength": 1, "maxLength": maxNameLen},
-		"description":             oaObj{"type": "string", "maxLength": maxDescriptionLen},
-		"permissions":             oaEnum("platforms the key may use", keyPermAll, keyPermClaude, keyPermCodex),
+		"name":                    oaObj{"type": "string", "minLength": 1, "maxLength": admin.MaxNameLen},
+		"description":             oaObj{"type": "string", "maxLength": admin.MaxDescriptionLen},
+		"permissions":             oaEnum("platforms the key may use", admin.KeyPermAll, admin.KeyPermClaude, admin.KeyPermCodex),
 		"isActive":                oaBool("a disabled key is refused"),
-		"expirationMode":          oaEnum("fixed: expires at expiresAt; activation: expires activationDays after first use", keyExpiryFixed, keyExpiryActivation),
+		"expirationMode":          oaEnum("fixed: expires at expiresAt; activation: expires activationDays after first use", admin.KeyExpiryFixed, admin.KeyExpiryActivation),
 		"expiresAt":               oaNullable(oaTime("RFC 3339; null: never (fixed mode); must be null in activation mode")),
-		"activationDays":          oaBounded(oaInt("activation mode: lifetime after first use, in activationUnit"), 0, maxActivationDays),
-		"activationUnit":          oaEnum("unit of activationDays", keyUnitHours, keyUnitDays),
+		"activationDays":          oaBounded(oaInt("activation mode: lifetime after first use, in activationUnit"), 0, admin.MaxActivationDays),
+		"activationUnit":          oaEnum("unit of activationDays", admin.KeyUnitHours, admin.KeyUnitDays),
 		"claudeConsoleAccountId":  oaNullable(oaString("dedicated claude-console account (must exist)")),
 		"codexAccountId":          oaNullable(oaString("dedicated codex account (must exist)")),
 		"enableModelRestriction":  oaBool(""),
 		"restrictedModels":        oaArray(oaObj{"type": "string"}, ""),
 		"enableClientRestriction": oaBool(""),
-		"allowedClients":          oaArray(oaEnum("", keyClientClaudeCode, keyClientCodexCLI), ""),
+		"allowedClients":          oaArray(oaEnum("", admin.KeyClientClaudeCode, admin.KeyClientCodexCLI), ""),
 		"concurrencyLimit":        oaBounded(oaInt("0 = unlimited"), 0, nil),
-		"rateLimitWindow":         oaBounded(oaInt("minutes; required when rateLimitRequests or rateLimitCost is set"), 0, maxRateLimitWindow),
+		"rateLimitWindow":         oaBounded(oaInt("minutes; required when rateLimitRequests or rateLimitCost is set"), 0, admin.MaxRateLimitWindow),
 		"rateLimitRequests":       oaBounded(oaInt("requests per window; 0 = unlimited"), 0, nil),
 		"rateLimitCost":           oaBounded(oaNumber("USD per window; 0 = unlimited"), 0, nil),
 		"dailyCostLimit":          oaBounded(oaNumber("USD per day; 0 = unlimited"), 0, nil),
 		"totalCostLimit":          oaBounded(oaNumber("USD over the key's life; 0 = unlimited"), 0, nil),
 		"weeklyOpusCostLimit":     oaBounded(oaNumber("USD per week on Opus models; 0 = unlimited"), 0, nil),
-		"tags":                    oaArray(oaObj{"type": "string", "maxLength": maxTagLen}, ""),
+		"tags":                    oaArray(oaObj{"type": "string", "maxLength": admin.MaxTagLen}, ""),
 	}
 }
 
 // accountWritable are the fields an admin sets on an account.
 func oaAccountWritable() oaObj {
 	return oaObj{
-		"name":              oaObj{"type": "string", "minLength": 1, "maxLength": maxNameLen},
-		"description":       oaObj{"type": "string", "maxLength": maxDescriptionLen},
+		"name":              oaObj{"type": "string", "minLength": 1, "maxLength": admin.MaxNameLen},
+		"description":       oaObj{"type": "string", "maxLength": admin.MaxDescriptionLen},
 		"apiUrl":            oaObj{"type": "string", "format": "uri", "description": "absolute http(s) base URL, e.g. https://api.anthropic.com"},
 		"apiKey":            oaObj{"type": "string", "writeOnly": true, "description": "upstream credential; sealed at once, answers show a mask; omit in an update to keep it"},
 		"userAgent":         oaString("User-Agent sent upstream; empty: the client's"),
@@ -116,9 +117,9 @@ func oaAccountWritable() oaObj {
 		"priority":          oaBounded(oaInt("lower is preferred; default 50"), 1, 100),
 		"schedulable":       oaBool("default true"),
 		"isActive":          oaBool("default true"),
-		"accountType":       oaEnum("default shared", accountShared, accountDedicated),
+		"accountType":       oaEnum("default shared", admin.AccountShared, admin.AccountDedicated),
 		"proxy":             oaNullable(oaRef("ProxyInput")),
-		"rateLimitDuration": oaBounded(oaInt("minutes an upstream 429 parks the account without reset headers; default 60"), 1, maxRateLimitMins),
+		"rateLimitDuration": oaBounded(oaInt("minutes an upstream 429 parks the account without reset headers; default 60"), 1, admin.MaxRateLimitMins),
 		"dailyQuota":        oaBounded(oaNumber("USD per day; 0 = none"), 0, nil),
 		"quotaResetTime":    oaObj{"type": "string", "pattern": "^([01][0-9]|2[0-3]):[0-5][0-9]$", "description": "HH:mm; default 00:00"},
 		"maxConcurrency":    oaBounded(oaInt("0 = unlimited"), 0, nil),
@@ -143,7 +144,7 @@ func oaSchemas() oaObj {
 	accountProps["proxy"] = oaNullable(oaRef("Proxy"))
 	accountRead := oaObj{
 		"id":          oaString(""),
-		"platform":    oaEnum("", accountPlatforms...),
+		"platform":    oaEnum("", admin.AccountPlatforms...),
 		"status":      oaEnum("derived from the account's health", "active", "rate_limited", "overloaded", "unauthorized", "blocked", "quota_exceeded", "error"),
 		"statusUntil": oaNullable(oaTime("when the status ends by itself")),
 		"isDeleted":   oaBool(""),
@@ -179,8 +180,8 @@ func oaSchemas() oaObj {
 			"key": oaString("the secret, cr_ + 64 hex; shown only in this answer"),
 		}, "key")}},
 		"KeyList":       oaList(oaRef("Key")),
-		"ProxyInput":    oaClosed(oaObject(oaObj{"protocol": oaEnum("", proxyProtocols...), "host": oaString(""), "port": oaBounded(oaInt(""), 1, 65535), "auth": oaNullable(oaClosed(oaObject(oaObj{"username": oaString(""), "password": oaObj{"type": "string", "writeOnly": true, "description": "omit to keep the current one"}, "hasPassword": oaBool("false without password removes it")})))}, "protocol", "host", "port")),
-		"Proxy":         oaObject(oaObj{"protocol": oaEnum("", proxyProtocols...), "host": oaString(""), "port": oaInt(""), "auth": oaNullable(oaObject(oaObj{"username": oaString(""), "hasPassword": oaBool("")}))}),
+		"ProxyInput":    oaClosed(oaObject(oaObj{"protocol": oaEnum("", admin.ProxyProtocols...), "host": oaString(""), "port": oaBounded(oaInt(""), 1, 65535), "auth": oaNullable(oaClosed(oaObject(oaObj{"username": oaString(""), "password": oaObj{"type": "string", "writeOnly": true, "description": "omit to keep the current one"}, "hasPassword": oaBool("false without password removes it")})))}, "protocol", "host", "port")),
+		"Proxy":         oaObject(oaObj{"protocol": oaEnum("", admin.ProxyProtocols...), "host": oaString(""), "port": oaInt(""), "auth": oaNullable(oaObject(oaObj{"username": oaString(""), "hasPassword": oaBool("")}))}),
 		"AccountCreate": oaClosed(oaObject(oaAccountWritable(), "name", "apiUrl", "apiKey")),
 		"AccountUpdate": oaClosed(oaObject(oaAccountWritable())),
 		"Account":       oaObject(oaMerge(accountProps, accountRead)),
@@ -257,7 +258,7 @@ func oaParam(name, in, desc string, schema oaObj, required bool) oaObj {
 
 var (
 	oaPathID       = oaParam("id", "path", "", oaObj{"type": "string"}, true)
-	oaPathPlatform = oaParam("platform", "path", "unknown platforms answer 404", oaEnum("", accountPlatforms...), true)
+	oaPathPlatform = oaParam("platform", "path", "unknown platforms answer 404", oaEnum("", admin.AccountPlatforms...), true)
 	oaIfMatch      = oaParam("If-Match", "header", "the version (ETag) the change is based on; a stale one answers 409", oaObj{"type": "string"}, false)
 	oaListParams   = []oaObj{
 		oaParam("page", "query", "from 1", oaObj{"type": "integer", "minimum": 1, "default": 1}, false),

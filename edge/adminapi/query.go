@@ -2,7 +2,9 @@ package adminapi
 
 import (
 	"math"
+	"relay/edge/admin"
 	"relay/edge/fault"
+	"relay/edge/httpx"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -27,6 +29,11 @@ type pageQuery struct {
 
 // offset is the number of items before the page.
 func (q pageQuery) offset() int { return (q.Page - 1) * q.PageSize }
+
+// list is the page as an admin list query.
+func (q pageQuery) list() admin.ListQuery {
+	return admin.ListQuery{Offset: q.offset(), Limit: q.PageSize, Search: q.Search, IncludeDeleted: q.IncludeDeleted}
+}
 
 // parsePage reads page, pageSize, search and includeDeleted.
 func parsePage(c echo.Context) (pageQuery, error) {
@@ -78,18 +85,23 @@ func setETag(c echo.Context, seq uint64) {
 	c.Response().Header().Set("ETag", `"`+strconv.FormatUint(seq, 10)+`"`)
 }
 
-// expectedVersion returns the version a write must expect: If-Match when
-// sent, else current (the version the handler just read, which still
-// guards against a change between that read and the publish).
-func expectedVersion(c echo.Context, current uint64) (uint64, error) {
+// ifMatch returns the version a write must expect from If-Match, or nil
+// when none is sent: then the action expects the version it reads, which
+// still guards against a change between that read and the publish.
+func ifMatch(c echo.Context) (*uint64, error) {
 	h := strings.TrimSpace(c.Request().Header.Get("If-Match"))
 	if h == "" || h == "*" {
-		return current, nil
+		return nil, nil
 	}
 	h = strings.Trim(strings.TrimPrefix(h, "W/"), `"`)
 	n, err := strconv.ParseUint(h, 10, 64)
 	if err != nil {
-		return 0, fault.InvalidField("If-Match", `If-Match must be an entity version such as "42" (its ETag)`)
+		return nil, fault.InvalidField("If-Match", `If-Match must be an entity version such as "42" (its ETag)`)
 	}
-	return n, nil
+	return &n, nil
+}
+
+// actor is the admin making the request, for the audit trail.
+func actor(c echo.Context) admin.Actor {
+	return admin.Actor{Username: currentAdmin(c).Username, RequestID: httpx.RequestID(c)}
 }

@@ -114,7 +114,7 @@ func optionalTime(t time.Time) *time.Time {
 }
 
 func (s *API) KeyStats(c echo.Context) error {
-	k, err := s.loadKey(c)
+	k, err := s.act.Key(c.Request().Context(), c.Param("id"))
 	if err != nil {
 		return err
 	}
@@ -129,7 +129,7 @@ func (s *API) KeyStats(c echo.Context) error {
 }
 
 func (s *API) AccountStats(c echo.Context) error {
-	a, err := s.loadAccount(c)
+	a, err := s.act.Account(c.Request().Context(), c.Param("platform"), c.Param("id"))
 	if err != nil {
 		return err
 	}
