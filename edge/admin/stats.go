@@ -35,6 +35,9 @@ const (
 
 // EntityStats are one key's or account's statistics over a range.
 type EntityStats struct {
+	// ID names the key or account; Platform is the account's (empty for a
+	// key).
+	ID, Platform string
 	// Range is the range read (RangeAll when none was asked).
 	Range string
 	// Location is the zone the days are local to.
@@ -43,19 +46,27 @@ type EntityStats struct {
 }
 
 // KeyStats returns the statistics of key keyID over rng (RangeToday,
-// Range7d, Range30d or RangeAll, the default when empty). The caller has
-// found the key (deleted ones keep their history).
+// Range7d, Range30d or RangeAll, the default when empty). A deleted key
+// keeps its history; a key that never existed is not found.
 func (s *Service) KeyStats(ctx context.Context, keyID, rng string) (EntityStats, error) {
-	return s.entityStats(ctx, rng, func(r store.StatsRange) (store.Stats, error) { return s.store.KeyStats(ctx, keyID, r) })
+	k, err := s.loadKey(ctx, keyID)
+	if err != nil {
+		return EntityStats{}, err
+	}
+	return s.entityStats(ctx, k.ID, "", rng, func(r store.StatsRange) (store.Stats, error) { return s.store.KeyStats(ctx, k.ID, r) })
 }
 
-// AccountStats returns the statistics of account accountID over rng, as
-// KeyStats.
-func (s *Service) AccountStats(ctx context.Context, accountID, rng string) (EntityStats, error) {
-	return s.entityStats(ctx, rng, func(r store.StatsRange) (store.Stats, error) { return s.store.AccountStats(ctx, accountID, r) })
+// AccountStats returns the statistics of account accountID of platform
+// over rng, as KeyStats.
+func (s *Service) AccountStats(ctx context.Context, platform, accountID, rng string) (EntityStats, error) {
+	a, err := s.loadAccount(ctx, platform, accountID)
+	if err != nil {
+		return EntityStats{}, err
+	}
+	return s.entityStats(ctx, a.ID, a.Platform, rng, func(r store.StatsRange) (store.Stats, error) { return s.store.AccountStats(ctx, a.ID, r) })
 }
 
-func (s *Service) entityStats(ctx context.Context, rng string, read func(store.StatsRange) (store.Stats, error)) (EntityStats, error) {
+func (s *Service) entityStats(ctx context.Context, id, platform, rng string, read func(store.StatsRange) (store.Stats, error)) (EntityStats, error) {
 	loc, err := s.store.UsageLocation(ctx)
 	if err != nil {
 		return EntityStats{}, err
@@ -77,7 +88,7 @@ func (s *Service) entityStats(ctx context.Context, rng string, read func(store.S
 	if err != nil {
 		return EntityStats{}, err
 	}
-	return EntityStats{Range: rng, Location: loc, Stats: st}, nil
+	return EntityStats{ID: id, Platform: platform, Range: rng, Location: loc, Stats: st}, nil
 }
 
 // RankedKey is a key in a top list, with its name.

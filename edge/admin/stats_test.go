@@ -9,6 +9,7 @@ import (
 
 	"relay/edge/admin"
 	"relay/edge/edgetest"
+	"relay/edge/fault"
 	"relay/events"
 	"relay/events/streams"
 	"relay/projections"
@@ -60,6 +61,9 @@ func TestKeyAndAccountStatsSumTheirRange(t *testing.T) {
 	svc, env := newActions(t, nil)
 	seedUsage(t, env)
 	ctx := context.Background()
+	accountStats := func(ctx context.Context, id, rng string) (admin.EntityStats, error) {
+		return svc.AccountStats(ctx, events.PlatformClaudeConsole, id, rng)
+	}
 	for _, tc := range []struct {
 		name, id, rng, wantRange string
 		want                     int64
@@ -69,27 +73,37 @@ func TestKeyAndAccountStatsSumTheirRange(t *testing.T) {
 		{"key 7 days", "k1", admin.Range7d, admin.Range7d, 3, svc.KeyStats},
 		{"key 30 days", "k1", admin.Range30d, admin.Range30d, 4, svc.KeyStats},
 		{"other key today", "k2", admin.RangeToday, admin.RangeToday, 1, svc.KeyStats},
-		{"account today", "a1", admin.RangeToday, admin.RangeToday, 4, svc.AccountStats},
-		{"account all", "a1", admin.RangeAll, admin.RangeAll, 5, svc.AccountStats},
+		{"account today", "a1", admin.RangeToday, admin.RangeToday, 4, accountStats},
+		{"account all", "a1", admin.RangeAll, admin.RangeAll, 5, accountStats},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			st, err := tc.read(ctx, tc.id, tc.rng)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if st.Range != tc.wantRange || st.Location == nil || st.Total.Requests != tc.want {
+			if st.ID != tc.id || st.Range != tc.wantRange || st.Location == nil || st.Total.Requests != tc.want {
 				t.Fatalf("range %q location %v requests %d, want %q and %d", st.Range, st.Location, st.Total.Requests, tc.wantRange, tc.want)
 			}
 		})
 	}
 }
 
-func TestEntityStatsRejectsAnUnknownRange(t *testing.T) {
-	svc, _ := newActions(t, nil)
-	_, err := svc.KeyStats(context.Background(), "k1", "1y")
+func TestEntityStatsRejectsAnUnknownRangeOrEntity(t *testing.T) {
+	svc, env := newActions(t, nil)
+	seedUsage(t, env)
+	ctx := context.Background()
+	_, err := svc.KeyStats(ctx, "k1", "1y")
 	wantField(t, err, "range")
-	_, err = svc.AccountStats(context.Background(), "a1", "yesterday")
+	_, err = svc.AccountStats(ctx, events.PlatformClaudeConsole, "a1", "yesterday")
 	wantField(t, err, "range")
+	_, err = svc.KeyStats(ctx, "nokey", admin.RangeAll)
+	wantKind(t, err, fault.NotFound)
+	_, err = svc.AccountStats(ctx, events.PlatformCodex, "a1", admin.RangeAll) // another platform's
+	wantKind(t, err, fault.NotFound)
+	st, err := svc.AccountStats(ctx, events.PlatformClaudeConsole, "a1", admin.RangeAll)
+	if err != nil || st.Platform != events.PlatformClaudeConsole {
+		t.Fatalf("platform %q err %v", st.Platform, err)
+	}
 }
 
 func TestUsageSeriesNamesTheFieldAtFault(t *testing.T) {

@@ -114,26 +114,18 @@ func optionalTime(t time.Time) *time.Time {
 }
 
 func (s *API) KeyStats(c echo.Context) error {
-	k, err := s.act.Key(c.Request().Context(), c.Param("id"))
-	if err != nil {
-		return err
-	}
-	st, err := s.act.KeyStats(c.Request().Context(), k.ID, c.QueryParam("range"))
+	st, err := s.act.KeyStats(c.Request().Context(), c.Param("id"), c.QueryParam("range"))
 	if err != nil {
 		return err
 	}
 	return httpx.OK(c, http.StatusOK, struct {
 		KeyID string `json:"keyId"`
 		statsJSON
-	}{k.ID, newStatsJSON(st)})
+	}{st.ID, newStatsJSON(st)})
 }
 
 func (s *API) AccountStats(c echo.Context) error {
-	a, err := s.act.Account(c.Request().Context(), c.Param("platform"), c.Param("id"))
-	if err != nil {
-		return err
-	}
-	st, err := s.act.AccountStats(c.Request().Context(), a.ID, c.QueryParam("range"))
+	st, err := s.act.AccountStats(c.Request().Context(), c.Param("platform"), c.Param("id"), c.QueryParam("range"))
 	if err != nil {
 		return err
 	}
@@ -141,7 +133,7 @@ func (s *API) AccountStats(c echo.Context) error {
 		AccountID string `json:"accountId"`
 		Platform  string `json:"platform"`
 		statsJSON
-	}{a.ID, a.Platform, newStatsJSON(st)})
+	}{st.ID, st.Platform, newStatsJSON(st)})
 }
 
 type rankedKeyJSON struct {
