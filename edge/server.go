@@ -267,16 +267,9 @@ func New(cfg Config, d Deps) (*Server, error) {
 		JS: d.JS, Store: d.Store, Catalog: s.catalog, Box: box, Log: d.Log, Published: s.metrics.published,
 	})
 	s.admin, err = adminapi.New(adminapi.Config{
-		JWTSecret: cfg.JWTSecret, TokenTTL: cfg.TokenTTL, BcryptCost: cfg.BcryptCost,
-		WriteWait: cfg.WriteWait, Location: cfg.Location,
-		LoginFailures: cfg.LoginFailures, LoginWindow: cfg.LoginWindow,
-		LoginUserFailures: cfg.LoginUserFailures, LoginDeviceFailures: cfg.LoginDeviceFailures,
+		JWTSecret: cfg.JWTSecret, TokenTTL: cfg.TokenTTL,
 		DeviceCookieTTL: cfg.DeviceCookieTTL, TrustedProxies: cfg.TrustedProxies,
-	}, adminapi.Deps{
-		Actions: actions,
-		JS:      d.JS, Store: d.Store, Catalog: s.catalog, Box: box, Log: d.Log, Registry: d.Registry,
-		Published: s.metrics.published,
-	})
+	}, adminapi.Deps{Actions: actions, Registry: d.Registry})
 	if err != nil {
 		return nil, err
 	}
