@@ -200,3 +200,50 @@ func (s *Store) KeyWindowRequests(ctx context.Context, keyID string, window time
 	}
 	return n, nil
 }
+
+// recovering orders the accounts the notifier told unavailable by the end
+// of their state (unix ms), until it tells of their recovery.
+func recovering() string { return RuntimePrefix + "notify:recovering" }
+
+// Recovery is an account waiting for its state to end.
+type Recovery struct {
+	AccountID string
+	Until     time.Time
+}
+
+// WatchRecovery notes that account id is unavailable until until (its
+// latest state: a later mark replaces an earlier one).
+func (s *Store) WatchRecovery(ctx context.Context, id string, until time.Time) error {
+	return s.rdb.ZAdd(ctx, recovering(), redis.Z{Score: float64(until.UnixMilli()), Member: id}).Err()
+}
+
+// UnwatchRecovery forgets account id (an admin ended its state: the
+// recovery is told already).
+func (s *Store) UnwatchRecovery(ctx context.Context, id string) error {
+	return s.rdb.ZRem(ctx, recovering(), id).Err()
+}
+
+// DueRecoveries returns up to n accounts whose state ended at or before now.
+func (s *Store) DueRecoveries(ctx context.Context, now time.Time, n int) ([]Recovery, error) {
+	zs, err := s.rdb.ZRangeByScoreWithScores(ctx, recovering(), &redis.ZRangeBy{Min: "-inf", Max: fmt.Sprint(now.UnixMilli()), Count: int64(n)}).Result()
+	if err != nil {
+		return nil, fmt.Errorf("store: due recoveries: %w", err)
+	}
+	out := make([]Recovery, 0, len(zs))
+	for _, z := range zs {
+		id, _ := z.Member.(string)
+		out = append(out, Recovery{AccountID: id, Until: time.UnixMilli(int64(z.Score))})
+	}
+	return out, nil
+}
+
+var doneRecoveryScript = redis.NewScript(`
+if redis.call('ZSCORE', KEYS[1], ARGV[1]) == ARGV[2] then return redis.call('ZREM', KEYS[1], ARGV[1]) end
+return 0
+`)
+
+// DoneRecovery forgets r unless the account was marked again meanwhile
+// (its entry now names another end).
+func (s *Store) DoneRecovery(ctx context.Context, r Recovery) error {
+	return doneRecoveryScript.Run(ctx, s.rdb, []string{recovering()}, r.AccountID, fmt.Sprint(r.Until.UnixMilli())).Err()
+}

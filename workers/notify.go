@@ -51,6 +51,9 @@ type NotifyConfig struct {
 	// ExpiringAhead is how long before a key's expiry key.expiring is
 	// sent; ExpiringEvery how often the check runs (once across workers).
 	ExpiringAhead, ExpiringEvery time.Duration
+	// RecoveryEvery is how often accounts whose state ended by itself are
+	// told recovered (once across workers).
+	RecoveryEvery time.Duration
 	// UsageWait bounds how long a usage trigger waits for the usage
 	// projection to count its event.
 	UsageWait time.Duration
@@ -70,6 +73,7 @@ func NotifyDefaults() NotifyConfig {
 		Location:      time.UTC,
 		ExpiringAhead: 72 * time.Hour,
 		ExpiringEvery: time.Hour,
+		RecoveryEvery: 15 * time.Second,
 		UsageWait:     10 * time.Second,
 	}
 }
@@ -156,6 +160,9 @@ func NewNotifier(js jetstream.JetStream, st *store.Store, open Opener, log zerol
 	if cfg.ExpiringEvery <= 0 {
 		cfg.ExpiringEvery = d.ExpiringEvery
 	}
+	if cfg.RecoveryEvery <= 0 {
+		cfg.RecoveryEvery = d.RecoveryEvery
+	}
 	if cfg.UsageWait <= 0 {
 		cfg.UsageWait = d.UsageWait
 	}
@@ -177,7 +184,7 @@ func (n *Notifier) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
-	errs := make([]error, 5)
+	errs := make([]error, 6)
 	run := func(i int, f func(context.Context) error) {
 		wg.Go(func() {
 			if errs[i] = f(ctx); errs[i] != nil && ctx.Err() == nil {
@@ -195,6 +202,7 @@ func (n *Notifier) Run(ctx context.Context) error {
 	})
 	run(3, n.runPeriodic)
 	run(4, n.runQueueDepth)
+	run(5, n.runRecoveries)
 	wg.Wait()
 	if ctx.Err() != nil {
 		return nil

@@ -550,3 +550,48 @@ func TestNotifyKeyExpiringOnceAcrossWorkers(t *testing.T) {
 		t.Fatalf("data = %+v", b.Data)
 	}
 }
+
+func TestNotifyRecoveredWhenAStateEndsByItself(t *testing.T) {
+	e := newNotifyEnv(t)
+	rcv := newReceiver(t, nil)
+	e.addChannel(t, notify.Input{Name: ptr("ops"), Type: ptr("slack"), URL: ptr(rcv.URL),
+		Events: ptr([]string{events.NotifyAccountUnavailable, events.NotifyAccountRecovered})})
+	cfg := testNotifyConfig()
+	cfg.RecoveryEvery = 100 * time.Millisecond
+	e.startNotifier(t, cfg)
+	e.startNotifier(t, cfg) // two workers: still one message each
+	publish(t, e.js, events.AccountStateSubject("a1"), events.AccountStateMarked, events.AccountStateMarkedData{AccountID: "a1", State: events.StateError, Until: time.Now().Add(400 * time.Millisecond)})
+	// a2 is marked again before its first state ends: not recovered.
+	publish(t, e.js, events.AccountStateSubject("a2"), events.AccountStateMarked, events.AccountStateMarkedData{AccountID: "a2", State: events.StateError, Until: time.Now().Add(400 * time.Millisecond)})
+	seq := publish(t, e.js, events.AccountStateSubject("a2"), events.AccountStateMarked, events.AccountStateMarkedData{AccountID: "a2", State: events.StateOverloaded, Until: time.Now().Add(time.Hour)})
+	waitCheckpoint(t, e.st, store.ProjectionState, seq)
+	texts := func() []string {
+		var out []string
+		for _, r := range rcv.requests() {
+			var m struct{ Text string }
+			_ = json.Unmarshal(r.body, &m)
+			out = append(out, m.Text)
+		}
+		return out
+	}
+	waitFor(t, 5*time.Second, "a1 recovered", func() bool {
+		for _, s := range texts() {
+			if strings.Contains(s, "a1 has recovered") {
+				return true
+			}
+		}
+		return false
+	})
+	// A few more check periods: nothing else comes.
+	after := time.Now().Add(500 * time.Millisecond)
+	waitFor(t, 5*time.Second, "more check periods", func() bool { return time.Now().After(after) })
+	e.settled(t)
+	got := map[string]int{}
+	for _, s := range texts() {
+		got[strings.SplitN(s, ":", 2)[0]]++
+	}
+	want := map[string]int{"[relay] Account a1 is unavailable": 1, "[relay] Account a1 has recovered and is schedulable again": 1, "[relay] Account a2 is unavailable": 1}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("messages %v, want %v", got, want)
+	}
+}

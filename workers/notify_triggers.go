@@ -28,15 +28,22 @@ func (n *Notifier) onState(ctx context.Context, env events.Envelope) error {
 			return nil // over already (a late redelivery): nothing to tell
 		}
 		a := n.account(ctx, d.AccountID)
-		return n.queue(ctx, fact{source: env.ID, typ: events.NotifyAccountUnavailable, subject: d.AccountID, time: env.Time,
-			data: events.AccountUnavailableData{AccountID: d.AccountID, AccountName: a.Name, Platform: a.Platform, State: d.State, Reason: d.Reason, Status: d.Status, Until: d.Until.UTC()}})
+		if err := n.queue(ctx, fact{source: env.ID, typ: events.NotifyAccountUnavailable, subject: d.AccountID, time: env.Time,
+			data: events.AccountUnavailableData{AccountID: d.AccountID, AccountName: a.Name, Platform: a.Platform, State: d.State, Reason: d.Reason, Status: d.Status, Until: d.Until.UTC()}}); err != nil {
+			return err
+		}
+		// The state ends by itself at Until: runRecoveries tells of it.
+		return n.st.WatchRecovery(ctx, d.AccountID, d.Until)
 	case *events.AccountStateClearedData:
 		if d.AccountID != "" {
 			id = d.AccountID
 		}
 		a := n.account(ctx, id)
-		return n.queue(ctx, fact{source: env.ID, typ: events.NotifyAccountRecovered, subject: id, time: env.Time,
-			data: events.AccountRecoveredData{AccountID: id, AccountName: a.Name, Platform: a.Platform}})
+		if err := n.queue(ctx, fact{source: env.ID, typ: events.NotifyAccountRecovered, subject: id, time: env.Time,
+			data: events.AccountRecoveredData{AccountID: id, AccountName: a.Name, Platform: a.Platform}}); err != nil {
+			return err
+		}
+		return n.st.UnwatchRecovery(ctx, id)
 	}
 	return nil
 }
@@ -323,4 +330,57 @@ func (n *Notifier) checkExpiring(ctx context.Context, slot time.Time) error {
 			return nil
 		}
 	}
+}
+
+// runRecoveries tells of accounts whose state ended by itself (its Until
+// passed with no newer mark), every RecoveryEvery, once across workers.
+func (n *Notifier) runRecoveries(ctx context.Context) error {
+	t := time.NewTicker(n.cfg.RecoveryEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		now := n.cfg.Now()
+		slot := now.Truncate(n.cfg.RecoveryEvery)
+		lease := store.ClaimName("lease", "recovery", strconv.FormatInt(slot.UnixMilli(), 10))
+		if ok, err := n.st.Claim(ctx, lease, n.owner, n.cfg.RecoveryEvery); err != nil || !ok {
+			continue
+		}
+		if err := n.checkRecoveries(ctx, now); err != nil && ctx.Err() == nil {
+			n.log.Warn().Err(err).Msg("recovery check failed; the next period retries")
+		}
+	}
+}
+
+func (n *Notifier) checkRecoveries(ctx context.Context, now time.Time) error {
+	due, err := n.st.DueRecoveries(ctx, now, 1000)
+	if err != nil {
+		return err
+	}
+	for _, r := range due {
+		v, err := n.st.AccountState(ctx, r.AccountID)
+		if err != nil {
+			return err
+		}
+		if v.ActiveAt(now) != "" && v.Until.After(r.Until) {
+			// Marked again since (the projection is ahead of the watch).
+			if err := n.st.WatchRecovery(ctx, r.AccountID, v.Until); err != nil {
+				return err
+			}
+			continue
+		}
+		a := n.account(ctx, r.AccountID)
+		source := store.ClaimName("recovered", r.AccountID, strconv.FormatInt(r.Until.UnixMilli(), 10))
+		if err := n.queue(ctx, fact{source: source, typ: events.NotifyAccountRecovered, subject: r.AccountID, time: r.Until,
+			data: events.AccountRecoveredData{AccountID: r.AccountID, AccountName: a.Name, Platform: a.Platform}}); err != nil {
+			return err
+		}
+		if err := n.st.DoneRecovery(ctx, r); err != nil {
+			return err
+		}
+	}
+	return nil
 }
