@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
 	"relay/events"
@@ -143,8 +144,13 @@ func testNotifyConfig() workers.NotifyConfig {
 // ends (or stop is called) and waits until its consumers exist.
 func (e *notifyEnv) startNotifier(t *testing.T, cfg workers.NotifyConfig) (stop func(), abort func()) {
 	t.Helper()
+	return e.startNotifierWith(t, cfg, nil)
+}
+
+func (e *notifyEnv) startNotifierWith(t *testing.T, cfg workers.NotifyConfig, reg prometheus.Registerer) (stop func(), abort func()) {
+	t.Helper()
 	nc, js := e.ns.Connect(t)
-	n := workers.NewNotifier(js, e.st, testBox{}, zerolog.Nop(), nil, cfg)
+	n := workers.NewNotifier(js, e.st, testBox{}, zerolog.Nop(), reg, cfg)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); _ = n.Run(ctx) }()
@@ -373,7 +379,8 @@ func TestNotifyRetriesWithTheSameDeliveryID(t *testing.T) {
 		return http.StatusNoContent
 	})
 	ch := e.addChannel(t, notify.Input{Name: ptr("flaky"), Type: ptr("webhook"), URL: ptr(rcv.URL), Secret: ptr("k")})
-	e.startNotifier(t, testNotifyConfig())
+	reg := prometheus.NewRegistry()
+	e.startNotifierWith(t, testNotifyConfig(), reg)
 	subject, env, err := notify.Test(ch, time.Now(), "admin")
 	if err != nil {
 		t.Fatal(err)
@@ -404,6 +411,56 @@ func TestNotifyRetriesWithTheSameDeliveryID(t *testing.T) {
 	}
 	if want := "[1:retrying:500 2:retrying:500 3:retrying:500 4:delivered:204]"; fmt.Sprint(outcomes) != want {
 		t.Fatalf("log %v, want %s", outcomes, want)
+	}
+	metrics := gatherCounts(t, reg)
+	if metrics["relay_notify_deliveries_total{channel_type=webhook,outcome=retrying}"] != 3 || metrics["relay_notify_deliveries_total{channel_type=webhook,outcome=delivered}"] != 1 {
+		t.Fatalf("metrics %v", metrics)
+	}
+	if _, ok := metrics["relay_notify_queue_depth{}"]; !ok {
+		t.Fatalf("no queue depth gauge in %v", metrics)
+	}
+}
+
+// gatherCounts flattens reg's counters and gauges to "name{l=v,...}" -> value.
+func gatherCounts(t *testing.T, reg *prometheus.Registry) map[string]float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]float64{}
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			var labels []string
+			for _, l := range m.GetLabel() {
+				labels = append(labels, l.GetName()+"="+l.GetValue())
+			}
+			v := m.GetCounter().GetValue() + m.GetGauge().GetValue()
+			out[mf.GetName()+"{"+strings.Join(labels, ",")+"}"] = v
+		}
+	}
+	return out
+}
+
+func TestNotifyWorkersShareDeliveriesWithoutDuplicates(t *testing.T) {
+	e := newNotifyEnv(t)
+	rcv := newReceiver(t, nil)
+	ch := e.addChannel(t, notify.Input{Name: ptr("shared"), Type: ptr("webhook"), URL: ptr(rcv.URL), Secret: ptr("k")})
+	e.startNotifier(t, testNotifyConfig())
+	e.startNotifier(t, testNotifyConfig())
+	for range 60 {
+		subject, env, _ := notify.Test(ch, time.Now(), "admin")
+		if _, err := streams.Publish(context.Background(), e.js, subject, env, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.settled(t)
+	seen := map[string]int{}
+	for _, r := range rcv.requests() {
+		seen[r.header.Get("X-Relay-Delivery")]++
+	}
+	if len(seen) != 60 || len(rcv.requests()) != 60 {
+		t.Fatalf("%d distinct deliveries in %d requests, want 60 in 60", len(seen), len(rcv.requests()))
 	}
 }
 

@@ -116,7 +116,7 @@ func (n *Notifier) onUsage(ctx context.Context, env events.Envelope) error {
 		if err != nil {
 			return err
 		}
-		if hasLimits(k) {
+		if !k.IsDeleted && hasLimits(k) {
 			if err := n.waitUsage(ctx, env.Seq); err != nil {
 				return err
 			}
