@@ -121,7 +121,7 @@ func render(typ, rawURL, secret string, n events.Notification, now time.Time) (o
 		if secret != "" {
 			u, err := url.Parse(rawURL)
 			if err != nil {
-				return outgoing{}, err
+				return outgoing{}, errBadURL
 			}
 			ts := now.UnixMilli()
 			q := u.Query()
@@ -141,7 +141,7 @@ func render(typ, rawURL, secret string, n events.Notification, now time.Time) (o
 		// from the channel URL's chat_id. Telegram answers {"ok":true,...}.
 		u, err := url.Parse(rawURL)
 		if err != nil {
-			return outgoing{}, err
+			return outgoing{}, errBadURL
 		}
 		q := u.Query()
 		chat := q.Get("chat_id")
@@ -294,3 +294,7 @@ func clip(s string, n int) string {
 }
 
 var errRedirect = errors.New("redirect to another host refused")
+
+// errBadURL reports a channel URL that does not parse; the error never
+// quotes it (it is a credential).
+var errBadURL = errors.New("channel URL is not a valid URL")
