@@ -125,8 +125,14 @@ func (n *Notifier) deliver(ctx context.Context, m jetstream.Msg) {
 		n.finish(ctx, m, ch, rec, true)
 		return
 	}
+	start := time.Now()
 	status, sendErr := n.send(ctx, ch, *note)
-	rec.StatusCode, rec.DurationMs = status, time.Since(rec.Time).Milliseconds()
+	rec.StatusCode, rec.DurationMs = status, time.Since(start).Milliseconds()
+	if sendErr != nil && ctx.Err() != nil {
+		// This worker is stopping: the attempt was cut short, not failed.
+		_ = m.Nak()
+		return
+	}
 	if sendErr == nil {
 		rec.Outcome = store.DeliveryDelivered
 		n.finish(ctx, m, ch, rec, true)
