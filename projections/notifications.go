@@ -58,3 +58,34 @@ func ApplyChannel(v ChannelView, env events.Envelope) (ChannelView, error) {
 	v.Seq = env.Seq
 	return v, nil
 }
+
+// ChannelPublic is what an admin may see of a channel: the URL only as its
+// mask, whether a secret is set, never either sealed value.
+type ChannelPublic struct {
+	ID              string     `json:"id"`
+	Name            string     `json:"name"`
+	Type            string     `json:"type"`
+	URL             string     `json:"url"`
+	HasSecret       bool       `json:"hasSecret"`
+	Events          []string   `json:"events"`
+	Enabled         bool       `json:"enabled"`
+	CooldownSeconds int        `json:"cooldownSeconds"`
+	IsDeleted       bool       `json:"isDeleted"`
+	DeletedAt       *time.Time `json:"deletedAt"`
+	CreatedAt       time.Time  `json:"createdAt"`
+	UpdatedAt       time.Time  `json:"updatedAt"`
+}
+
+// Public returns the admin's view of v. CooldownSeconds is the cooldown in
+// force (the default when the channel sets none).
+func (v ChannelView) Public() ChannelPublic {
+	evs := v.Events
+	if evs == nil {
+		evs = []string{}
+	}
+	return ChannelPublic{
+		ID: v.ID, Name: v.Name, Type: v.Type, URL: v.URLMask, HasSecret: v.SecretSealed != "",
+		Events: evs, Enabled: v.Enabled, CooldownSeconds: int(v.Cooldown() / time.Second),
+		IsDeleted: v.IsDeleted, DeletedAt: v.DeletedAt, CreatedAt: v.CreatedAt, UpdatedAt: v.UpdatedAt,
+	}
+}

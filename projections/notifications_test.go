@@ -3,6 +3,7 @@ package projections_test
 import (
 	"encoding/json"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -79,5 +80,17 @@ func TestCatalogCountsChannelEventSequences(t *testing.T) {
 	}
 	if c.ConfigSeq != 3 {
 		t.Fatalf("ConfigSeq = %d, want 3", c.ConfigSeq)
+	}
+}
+
+func TestChannelPublicShowsNoSealedValue(t *testing.T) {
+	v := projections.ChannelView{Channel: events.Channel{ID: "c1", Name: "ops", Type: events.ChannelSlack, URLSealed: "v1:SEALEDURL", URLMask: "https://hooks.slack.com/****abcd", SecretSealed: "v1:SEALEDSECRET"}}
+	b, err := json.Marshal(v.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(b)
+	if strings.Contains(s, "SEALED") || !strings.Contains(s, `"url":"https://hooks.slack.com/****abcd"`) || !strings.Contains(s, `"hasSecret":true`) || !strings.Contains(s, `"cooldownSeconds":600`) || !strings.Contains(s, `"events":[]`) {
+		t.Fatalf("public view %s", s)
 	}
 }
