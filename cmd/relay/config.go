@@ -49,6 +49,10 @@ type config struct {
 	// UsageMaxBytes, StateMaxBytes and ConfigMaxBytes cap the streams'
 	// sizes (0: no cap of its own).
 	UsageMaxBytes, StateMaxBytes, ConfigMaxBytes int64
+
+	// NotifyAllowPrivate lets notification channels reach loopback,
+	// link-local and private addresses (NOTIFY_ALLOW_PRIVATE).
+	NotifyAllowPrivate bool
 }
 
 // loadConfig reads the environment through getenv and reports every invalid
@@ -122,6 +126,13 @@ func loadConfig(getenv func(string) string) (config, error) {
 			continue
 		}
 		*v.into = n
+	}
+	if v := strings.TrimSpace(getenv("NOTIFY_ALLOW_PRIVATE")); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("NOTIFY_ALLOW_PRIVATE=%q: want true or false", v))
+		}
+		c.NotifyAllowPrivate = b
 	}
 	if v := strings.TrimSpace(getenv("NATS_SYNC")); v != "" && v != "always" {
 		d, err := parseDuration(v)

@@ -224,6 +224,9 @@ func runServer(ctx context.Context, role string, args []string, getenv func(stri
 				log.Error().Err(err).Msg("workers stopped with an error")
 			}
 		}()
+		if err := startNotifier(wctx, &wg, cfg, serve, js, st, log, reg, loc); err != nil {
+			return err
+		}
 	}
 
 	addr := net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port))
