@@ -23,10 +23,12 @@ var allowedImports = map[string][]string{
 	"relay/workers/ledger":      {"relay/events", "relay/events/streams", "relay/projections/pricing"},
 	"relay/edge": {"relay/events", "relay/events/streams", "relay/projections", "relay/projections/", "relay/store",
 		"relay/edge/usage", "relay/edge/clientreq", "relay/edge/upstreams", "relay/edge/secrets"},
-	"relay/edge/usage":        {"relay/events"},
-	"relay/edge/clientreq":    {"relay/events"},
-	"relay/edge/upstreams":    {},
-	"relay/edge/secrets":      {},
+	"relay/edge/usage":     {"relay/events"},
+	"relay/edge/clientreq": {"relay/events"},
+	"relay/edge/upstreams": {},
+	"relay/edge/secrets":   {},
+	// The web console calls admin actions through its Backend interface.
+	"relay/edge/console":      {"relay/events", "relay/projections", "relay/projections/", "relay/edge/fault", "relay/edge/httpx"},
 	"relay/edge/upstreamtest": {"relay/events", "relay/edge/usage"},
 	// Test support and the binary compose everything.
 	"relay/edge/edgetest": {"relay/"},

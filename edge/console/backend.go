@@ -1,0 +1,243 @@
+package console
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"relay/projections"
+)
+
+// Backend is everything the console asks of relay: the admin actions the
+// REST API calls too. It is split into small interfaces by concern; the
+// console never re-implements a rule that one of them applies (throttling
+// of failed sign-ins, password length, what counts as an active key).
+type Backend interface {
+	Auth
+	Stats
+	Lists
+}
+
+// Auth signs admins in and keeps track of what voids a session.
+type Auth interface {
+	// SignIn checks an admin's username and password, with the same
+	// throttling as the REST login. A wrong username or password is
+	// ErrBadCredentials; too many failures is a *ThrottledError.
+	SignIn(ctx context.Context, in SignInInput) (SignInResult, error)
+	// Admin returns the admin named username as it stands now;
+	// ErrNoAdmin when there is none.
+	Admin(ctx context.Context, username string) (Admin, error)
+	// ChangePassword sets a new password after checking the current one.
+	// A refused input is a *FieldError (field "currentPassword" or
+	// "newPassword"). The returned Admin carries the new PasswordVersion,
+	// so every session issued before is void from then on.
+	ChangePassword(ctx context.Context, in ChangePasswordInput) (Admin, error)
+	// EndSession records that the session id is over (signed out). It
+	// must be remembered at least until until, the session's own expiry,
+	// by every process serving the console.
+	EndSession(ctx context.Context, id string, until time.Time) error
+	// SessionEnded reports whether EndSession was called for id.
+	SessionEnded(ctx context.Context, id string) (bool, error)
+}
+
+// Stats reads the usage figures the overview shows.
+type Stats interface {
+	Overview(ctx context.Context) (Overview, error)
+	// Series returns q.Buckets consecutive buckets of q.Granularity, the
+	// last one holding now, oldest first, with empty buckets included.
+	Series(ctx context.Context, q SeriesQuery) (Series, error)
+}
+
+// Lists pages through keys.
+type Lists interface {
+	// Keys returns one page of keys, newest first, and how many match.
+	// It must stay fast with 10,000 keys (the store pages in Redis).
+	Keys(ctx context.Context, q KeyQuery) (KeyPage, error)
+}
+
+// Admin is an admin as far as sessions care.
+type Admin struct {
+	Username string
+	// PasswordVersion changes whenever the password does (the sequence of
+	// the event that set it, as in the REST API's tokens): a session
+	// carrying another one is void.
+	PasswordVersion uint64
+}
+
+// SignInInput is what the sign-in form sends, with where it came from.
+type SignInInput struct {
+	Username, Password string
+	// ClientAddr is the client's address (throttling).
+	ClientAddr string
+	// Device is the relay_device cookie the browser sent, if any (the
+	// REST login's device cookies: a known device is throttled by itself).
+	Device string
+	// RequestID names the request in logs and events.
+	RequestID string
+}
+
+// SignInResult is a successful sign-in.
+type SignInResult struct {
+	Admin Admin
+	// Device, when set, is a new relay_device cookie value to hand the
+	// browser, valid until DeviceExpires.
+	Device        string
+	DeviceExpires time.Time
+}
+
+// ChangePasswordInput is the settings page's password form.
+type ChangePasswordInput struct {
+	Username                     string
+	CurrentPassword, NewPassword string
+	RequestID                    string
+}
+
+// Counters are usage counters: requests, tokens, cost in nano-dollars.
+type Counters = projections.UsageCounters
+
+// Overview is the overview page's figures.
+type Overview struct {
+	// Timezone is the zone days are counted in (the workers' TZ).
+	Timezone string
+	// Today, Last7Days and Last30Days include today.
+	Today, Last7Days, Last30Days Counters
+	// TopKeys and TopModels rank today's usage by cost, highest first.
+	TopKeys   []RankedKey
+	TopModels []RankedModel
+	// Accounts lists every live account with its state.
+	Accounts []AccountStatus
+	// Keys counts live keys.
+	Keys KeyCounts
+}
+
+// RankedKey is one key's usage in a ranking.
+type RankedKey struct {
+	ID, Name string
+	Counters
+}
+
+// RankedModel is one model's usage in a ranking.
+type RankedModel struct {
+	Model string
+	Counters
+}
+
+// Account states the console names; a backend may send others, shown as
+// they are.
+const (
+	StateActive        = "active"
+	StateRateLimited   = "rate_limited"
+	StateOverloaded    = "overloaded"
+	StateUnauthorized  = "unauthorized"
+	StateError         = "error"
+	StateOverQuota     = "over_quota"
+	StateInactive      = "inactive"
+	StateUnschedulable = "unschedulable"
+)
+
+// AccountStatus is one account and why it can or cannot take requests.
+type AccountStatus struct {
+	ID, Name, Platform string
+	// State is one of the State constants.
+	State string
+	// Until is when the state ends by itself (zero when it does not).
+	Until time.Time
+}
+
+// KeyCounts counts keys.
+type KeyCounts struct {
+	Total, Active int
+}
+
+// Granularity is the width of a chart bucket.
+type Granularity string
+
+const (
+	Hourly Granularity = "hour"
+	Daily  Granularity = "day"
+)
+
+// SeriesQuery asks for the latest Buckets buckets of Granularity.
+type SeriesQuery struct {
+	Granularity Granularity
+	Buckets     int
+}
+
+// Series is usage over time.
+type Series struct {
+	Granularity Granularity
+	Buckets     []Bucket
+}
+
+// Bucket is the usage of one hour or day starting at Start (in the
+// projection's zone).
+type Bucket struct {
+	Start time.Time
+	Counters
+}
+
+// Key statuses a KeyQuery can filter by.
+const (
+	KeysAll     = ""
+	KeysActive  = "active"
+	KeysDeleted = "deleted"
+	KeysExpired = "expired"
+)
+
+// KeyQuery selects a page of keys.
+type KeyQuery struct {
+	// Search keeps keys whose name, id or tags contain it, ignoring case.
+	Search string
+	// Status is one of the Keys constants.
+	Status string
+	// Page counts from 1; PageSize is at most 100.
+	Page, PageSize int
+}
+
+// KeyPage is one page of keys.
+type KeyPage struct {
+	Items []KeyRow
+	Total int
+}
+
+// KeyRow is a key as the list shows it. It never holds the secret.
+type KeyRow struct {
+	ID, Name    string
+	Tags        []string
+	Permissions string
+	IsActive    bool
+	IsDeleted   bool
+	// ExpiresAt is zero for a key that does not expire (or is not
+	// activated yet).
+	ExpiresAt  time.Time
+	CreatedAt  time.Time
+	LastUsedAt time.Time
+	// Today is the key's usage today.
+	Today Counters
+}
+
+// Errors a Backend returns that the console tells apart.
+var (
+	ErrBadCredentials = errors.New("invalid username or password")
+	ErrNoAdmin        = errors.New("no such admin")
+)
+
+// ThrottledError refuses a sign-in after too many failures.
+type ThrottledError struct {
+	RetryAfter time.Duration
+}
+
+func (e *ThrottledError) Error() string {
+	return fmt.Sprintf("too many failed sign-ins; retry after %s", e.RetryAfter)
+}
+
+// FieldError refuses one field of a form. Code names the rule broken
+// ("required", "too_short", "too_long", "wrong"), which the console
+// translates; Message is the backend's English text, shown when the code
+// has no translation.
+type FieldError struct {
+	Field, Code, Message string
+}
+
+func (e *FieldError) Error() string { return e.Field + ": " + e.Message }

@@ -1,0 +1,253 @@
+package console
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/labstack/echo/v4"
+)
+
+// fakeBackend is an in-memory Backend: the rules it applies are the
+// fake's, only there to drive the pages.
+type fakeBackend struct {
+	mu        sync.Mutex // protects everything below
+	passwords map[string]string
+	versions  map[string]uint64
+	ended     map[string]time.Time
+	throttle  bool
+	fail      error
+	overview  Overview
+	series    map[Granularity]Series
+	keys      []KeyRow
+	lastQuery KeyQuery
+	signIns   []SignInInput
+}
+
+var _ Backend = (*fakeBackend)(nil)
+
+func newFakeBackend() *fakeBackend {
+	return &fakeBackend{
+		passwords: map[string]string{"admin": "correct horse"},
+		versions:  map[string]uint64{"admin": 7},
+		ended:     map[string]time.Time{},
+		series:    map[Granularity]Series{},
+	}
+}
+
+func (f *fakeBackend) SignIn(_ context.Context, in SignInInput) (SignInResult, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.signIns = append(f.signIns, in)
+	if f.fail != nil {
+		return SignInResult{}, f.fail
+	}
+	if f.throttle {
+		return SignInResult{}, &ThrottledError{RetryAfter: 90 * time.Second}
+	}
+	pw, ok := f.passwords[in.Username]
+	if !ok || pw != in.Password {
+		return SignInResult{}, ErrBadCredentials
+	}
+	return SignInResult{Admin: Admin{Username: in.Username, PasswordVersion: f.versions[in.Username]}, Device: "d1.device", DeviceExpires: time.Now().Add(time.Hour)}, nil
+}
+
+func (f *fakeBackend) Admin(_ context.Context, username string) (Admin, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.fail != nil {
+		return Admin{}, f.fail
+	}
+	v, ok := f.versions[username]
+	if !ok {
+		return Admin{}, ErrNoAdmin
+	}
+	return Admin{Username: username, PasswordVersion: v}, nil
+}
+
+func (f *fakeBackend) ChangePassword(_ context.Context, in ChangePasswordInput) (Admin, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.passwords[in.Username] != in.CurrentPassword {
+		return Admin{}, &FieldError{Field: "currentPassword", Code: "wrong", Message: "currentPassword is wrong"}
+	}
+	if len(in.NewPassword) < 8 {
+		return Admin{}, &FieldError{Field: "newPassword", Code: "too_short", Message: "newPassword must be 8 to 72 bytes long"}
+	}
+	f.passwords[in.Username] = in.NewPassword
+	f.versions[in.Username]++
+	return Admin{Username: in.Username, PasswordVersion: f.versions[in.Username]}, nil
+}
+
+func (f *fakeBackend) EndSession(_ context.Context, id string, until time.Time) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.ended[id] = until
+	return nil
+}
+
+func (f *fakeBackend) SessionEnded(_ context.Context, id string) (bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	_, ok := f.ended[id]
+	return ok, nil
+}
+
+func (f *fakeBackend) Overview(context.Context) (Overview, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.overview, f.fail
+}
+
+func (f *fakeBackend) Series(_ context.Context, q SeriesQuery) (Series, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	s, ok := f.series[q.Granularity]
+	if !ok {
+		s = Series{Granularity: q.Granularity}
+	}
+	return s, f.fail
+}
+
+func (f *fakeBackend) Keys(_ context.Context, q KeyQuery) (KeyPage, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.lastQuery = q
+	var match []KeyRow
+	for _, k := range f.keys {
+		if q.Search != "" && !strings.Contains(strings.ToLower(k.Name+" "+k.ID), strings.ToLower(q.Search)) {
+			continue
+		}
+		if q.Status == KeysDeleted && !k.IsDeleted || q.Status != KeysDeleted && q.Status != "" && k.IsDeleted {
+			continue
+		}
+		match = append(match, k)
+	}
+	from := min((q.Page-1)*q.PageSize, len(match))
+	to := min(from+q.PageSize, len(match))
+	return KeyPage{Items: match[from:to], Total: len(match)}, f.fail
+}
+
+func (f *fakeBackend) setFail(err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.fail = err
+}
+
+var testSecret = []byte("0123456789abcdef0123456789abcdef-test")
+
+// newTestServer mounts a console over backend the way relay does.
+func newTestServer(t testing.TB, backend Backend, tweak ...func(*Config)) (*echo.Echo, *Handler) {
+	t.Helper()
+	cfg := Config{Secret: testSecret, Version: "v-test"}
+	for _, f := range tweak {
+		f(&cfg)
+	}
+	h, err := New(cfg, backend)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := echo.New()
+	e.GET("/", RedirectRoot)
+	h.Mount(e.Group("/console"))
+	return e, h
+}
+
+// browser is a minimal cookie-keeping client over an echo server.
+type browser struct {
+	t       testing.TB
+	e       *echo.Echo
+	cookies map[string]*http.Cookie
+	header  http.Header
+}
+
+func newBrowser(t testing.TB, e *echo.Echo) *browser {
+	return &browser{t: t, e: e, cookies: map[string]*http.Cookie{}, header: http.Header{}}
+}
+
+func (b *browser) do(req *http.Request) *httptest.ResponseRecorder {
+	b.t.Helper()
+	for _, c := range b.cookies {
+		req.AddCookie(c)
+	}
+	for k, v := range b.header {
+		req.Header[k] = v
+	}
+	rec := httptest.NewRecorder()
+	b.e.ServeHTTP(rec, req)
+	for _, c := range rec.Result().Cookies() {
+		if c.MaxAge < 0 {
+			delete(b.cookies, c.Name)
+		} else {
+			b.cookies[c.Name] = c
+		}
+	}
+	return rec
+}
+
+func (b *browser) get(path string) *httptest.ResponseRecorder {
+	b.t.Helper()
+	return b.do(httptest.NewRequest(http.MethodGet, path, nil))
+}
+
+func (b *browser) post(path string, form url.Values) *httptest.ResponseRecorder {
+	b.t.Helper()
+	req := httptest.NewRequest(http.MethodPost, path, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	return b.do(req)
+}
+
+var csrfRE = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+
+// csrf returns the CSRF token of the page at path.
+func (b *browser) csrf(path string) string {
+	b.t.Helper()
+	rec := b.get(path)
+	m := csrfRE.FindStringSubmatch(rec.Body.String())
+	if m == nil {
+		b.t.Fatalf("GET %s: no CSRF token in the page (status %d)", path, rec.Code)
+	}
+	return m[1]
+}
+
+// signIn signs in as admin with the fake's password.
+func (b *browser) signIn(password string) {
+	b.t.Helper()
+	tok := b.csrf("/console/login")
+	rec := b.post("/console/login", url.Values{"csrf": {tok}, "username": {"admin"}, "password": {password}, "next": {"/console/"}})
+	if rec.Code != http.StatusSeeOther || rec.Header().Get("Location") != "/console/" {
+		b.t.Fatalf("sign in: %d %s\n%s", rec.Code, rec.Header().Get("Location"), rec.Body)
+	}
+}
+
+func requireStatus(t *testing.T, rec *httptest.ResponseRecorder, want int) {
+	t.Helper()
+	if rec.Code != want {
+		t.Fatalf("status %d, want %d\n%s", rec.Code, want, rec.Body)
+	}
+}
+
+func requireContains(t *testing.T, body string, wants ...string) {
+	t.Helper()
+	for _, w := range wants {
+		if !strings.Contains(body, w) {
+			t.Errorf("page lacks %q", w)
+		}
+	}
+}
+
+func sampleKeys(n int) []KeyRow {
+	out := make([]KeyRow, n)
+	base := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	for i := range out {
+		out[i] = KeyRow{ID: fmt.Sprintf("key-%05d", i), Name: fmt.Sprintf("team %05d", i), IsActive: true, CreatedAt: base.Add(time.Duration(i) * time.Minute)}
+	}
+	return out
+}
