@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"html"
 	"html/template"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -16,7 +17,7 @@ import (
 
 const (
 	chartW, chartH                    = 720, 240
-	padLeft, padRight, padTop, padBot = 52, 64, 12, 26
+	padLeft, padRight, padTop, padBot = 58, 74, 12, 26
 	chartTicks                        = 4
 	maxXLabels                        = 8
 )
@@ -45,6 +46,22 @@ func niceCeil(v int64) int64 {
 			return v
 		}
 	}
+}
+
+// axisCount writes an axis label short enough for a phone's width: K from
+// a thousand in English, 万 from ten thousand in Chinese, no separators.
+func axisCount(lang string, n int64) string {
+	switch {
+	case n >= 10_000:
+		return compact(lang, n)
+	case n >= 1000 && lang != "zh-CN":
+		tenths := (n + 50) / 100
+		if tenths%10 == 0 {
+			return strconv.FormatInt(tenths/10, 10) + "K"
+		}
+		return strconv.FormatInt(tenths/10, 10) + "." + strconv.FormatInt(tenths%10, 10) + "K"
+	}
+	return strconv.FormatInt(n, 10)
 }
 
 func bucketLabel(g Granularity, t time.Time, loc *time.Location) string {
@@ -94,7 +111,7 @@ func renderChart(in chartInput) template.HTML {
 		y := bottom - plotH*float64(i)/chartTicks
 		fmt.Fprintf(&b, `<line class="c-grid" x1="%d" x2="%d" y1="%.1f" y2="%.1f"/>`, padLeft, chartW-padRight, y, y)
 		fmt.Fprintf(&b, `<text class="c-axis" x="%d" y="%.1f" text-anchor="end">%s</text>`,
-			padLeft-6, y+4, html.EscapeString(compact(l.Tag, reqTop*int64(i)/chartTicks)))
+			padLeft-6, y+4, html.EscapeString(axisCount(l.Tag, reqTop*int64(i)/chartTicks)))
 		fmt.Fprintf(&b, `<text class="c-axis c-axis-cost" x="%d" y="%.1f">%s</text>`,
 			chartW-padRight+6, y+4, html.EscapeString(formatUSD(costTop*int64(i)/chartTicks)))
 	}

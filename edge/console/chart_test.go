@@ -149,6 +149,21 @@ func TestChartEmptyAndEscaped(t *testing.T) {
 	}
 }
 
+func TestAxisCount(t *testing.T) {
+	for _, tc := range []struct {
+		lang string
+		n    int64
+		want string
+	}{
+		{"en", 500, "500"}, {"en", 1500, "1.5K"}, {"en", 2000, "2K"}, {"en", 50_000, "50K"},
+		{"zh-CN", 2000, "2000"}, {"zh-CN", 50_000, "5万"},
+	} {
+		if got := axisCount(tc.lang, tc.n); got != tc.want {
+			t.Errorf("axisCount(%s, %d) = %q, want %q", tc.lang, tc.n, got, tc.want)
+		}
+	}
+}
+
 func TestNiceCeil(t *testing.T) {
 	for v, want := range map[int64]int64{0: 1, 1: 1, 3: 5, 7: 10, 11: 20, 40: 50, 51: 100, 1_234_567: 2_000_000} {
 		if got := niceCeil(v); got != want {
