@@ -49,11 +49,16 @@ type Stats interface {
 	Series(ctx context.Context, q SeriesQuery) (Series, error)
 }
 
-// Lists pages through keys.
+// Lists pages through keys, accounts and the audit log.
 type Lists interface {
 	// Keys returns one page of keys, newest first, and how many match.
 	// It must stay fast with 10,000 keys (the store pages in Redis).
 	Keys(ctx context.Context, q KeyQuery) (KeyPage, error)
+	// Accounts returns one page of live accounts and how many match.
+	Accounts(ctx context.Context, q AccountQuery) (AccountPage, error)
+	// Audit returns one page of configuration changes, newest first, and
+	// how many match.
+	Audit(ctx context.Context, q AuditQuery) (AuditPage, error)
 }
 
 // Admin is an admin as far as sessions care.
@@ -215,6 +220,88 @@ type KeyRow struct {
 	LastUsedAt time.Time
 	// Today is the key's usage today.
 	Today Counters
+}
+
+// AccountQuery selects a page of accounts.
+type AccountQuery struct {
+	// Platform is "", "claude-console" or "codex".
+	Platform string
+	// Search keeps accounts whose name or id contains it, ignoring case.
+	Search string
+	// Page counts from 1; PageSize is at most 100.
+	Page, PageSize int
+}
+
+// AccountPage is one page of accounts.
+type AccountPage struct {
+	Items []AccountRow
+	Total int
+}
+
+// Reasons an account cannot take requests now (AccountRow.Unavailable):
+// the health states above, and these.
+const (
+	ReasonMaxConcurrency = "max_concurrency"
+)
+
+// AccountRow is an account as the list shows it. It never holds the key,
+// only its mask.
+type AccountRow struct {
+	ID, Name, Platform string
+	APIKeyMask         string
+	Priority           int
+	IsActive           bool
+	Schedulable        bool
+	// State is the health state in force ("" when healthy: rate_limited,
+	// overloaded, unauthorized, error), until StateUntil.
+	State      string
+	StateUntil time.Time
+	// Unavailable lists every reason the scheduler cannot pick the account
+	// now (State constants and Reason constants: inactive, unschedulable,
+	// a health state, over_quota, max_concurrency); empty when it can.
+	Unavailable []string
+	// SpentTodayNanos is the spend of the current quota day;
+	// DailyQuotaNanos is 0 when the account has no daily quota.
+	SpentTodayNanos, DailyQuotaNanos int64
+	// InFlight is the requests holding a lease now; MaxConcurrency is 0
+	// when unbounded.
+	InFlight, MaxConcurrency int
+	LastUsedAt               time.Time
+}
+
+// AuditQuery selects a page of the audit log.
+type AuditQuery struct {
+	// EntityKind is "", "key", "account" or "admin"; EntityID, when set,
+	// narrows to one entity of that kind.
+	EntityKind, EntityID string
+	// Type is "" or one configuration event type ("key.created", ...).
+	Type string
+	// Page counts from 1; PageSize is at most 100.
+	Page, PageSize int
+}
+
+// AuditPage is one page of the audit log.
+type AuditPage struct {
+	Items []AuditEntry
+	Total int
+}
+
+// AuditEntry is one configuration change.
+type AuditEntry struct {
+	Seq                  uint64
+	Time                 time.Time
+	Actor                string
+	Type                 string // "key.updated", ...
+	EntityKind, EntityID string
+	RequestID            string
+	// Changes are the fields the change set, with their values before and
+	// after as text; the backend masks secrets in both.
+	Changes []FieldChange
+}
+
+// FieldChange is one field of an AuditEntry.
+type FieldChange struct {
+	Field, Before, After string
 }
 
 // Errors a Backend returns that the console tells apart.

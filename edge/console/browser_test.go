@@ -284,6 +284,8 @@ func demoBackend(now time.Time) *fakeBackend {
 	}
 	f.series[Hourly] = Series{Granularity: Hourly, Buckets: hours}
 	f.series[Daily] = Series{Granularity: Daily, Buckets: days}
+	f.accounts = sampleAccounts(now)
+	f.audit = sampleAudit(now)
 	f.keys = sampleKeys(240)
 	f.keys[2].Tags = []string{"ci", "team-a"}
 	f.keys[5].IsDeleted = true
@@ -361,17 +363,23 @@ func TestBrowserConsoleFlow(t *testing.T) {
 
 	h.do(chromedp.Navigate(h.base + "/console/keys"))
 	h.screenshot("keys")
+	h.do(chromedp.Navigate(h.base + "/console/accounts"))
+	h.screenshot("accounts")
+	h.do(chromedp.Navigate(h.base + "/console/audit"))
+	h.screenshot("audit")
 	h.do(chromedp.Navigate(h.base + "/console/settings"))
 	h.screenshot("settings")
 
 	// A phone: nothing wider than the screen.
 	h.do(chromedp.EmulateViewport(375, 812, chromedp.EmulateMobile))
-	for _, p := range []string{"/console/", "/console/keys", "/console/settings"} {
+	for _, p := range []string{"/console/", "/console/keys", "/console/accounts", "/console/audit", "/console/settings"} {
 		h.do(chromedp.Navigate(h.base + p))
 		if w := h.eval(`String(document.documentElement.scrollWidth)`); w != "375" {
 			t.Errorf("%s at 375 px is %s px wide", p, w)
 		}
 	}
+	h.do(chromedp.Navigate(h.base + "/console/accounts"))
+	h.screenshot("accounts-375")
 	h.do(chromedp.Navigate(h.base + "/console/"))
 	h.screenshot("overview-375")
 	h.do(chromedp.EmulateReset())

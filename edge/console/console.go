@@ -113,7 +113,7 @@ func New(cfg Config, backend Backend) (*Handler, error) {
 }
 
 // pageNames are the page templates, each rendered inside layout.html.
-var pageNames = []string{"login", "overview", "settings", "keys", "error"}
+var pageNames = []string{"login", "overview", "settings", "keys", "accounts", "audit", "error"}
 
 func parsePages(assets fs.FS) (map[string]*template.Template, error) {
 	out := make(map[string]*template.Template, len(pageNames))
@@ -167,6 +167,8 @@ func (h *Handler) Mount(g *echo.Group) {
 	in := g.Group("", h.requireSession)
 	in.GET("/", h.overview)
 	in.GET("/keys", h.keysPage)
+	in.GET("/accounts", h.accountsPage)
+	in.GET("/audit", h.auditPage)
 	in.GET("/settings", h.settings)
 	in.POST("/settings/password", h.changePassword)
 	in.POST("/logout", h.logout)

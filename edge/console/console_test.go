@@ -322,7 +322,7 @@ func TestPagesCarryCSPAndNoStore(t *testing.T) {
 	}
 	// No inline script or style anywhere: the CSP forbids them.
 	b.signIn("correct horse")
-	for _, path := range []string{"/console/login", "/console/", "/console/settings", "/console/keys", "/console/nope"} {
+	for _, path := range []string{"/console/login", "/console/", "/console/settings", "/console/keys", "/console/accounts", "/console/audit", "/console/nope"} {
 		body := b.get(path).Body.String()
 		for _, bad := range []string{"<script>", "<style", " style=", "onclick", "onload", "onsubmit", "javascript:"} {
 			if strings.Contains(body, bad) {
@@ -414,12 +414,16 @@ func TestEscapesUserSuppliedStrings(t *testing.T) {
 		Accounts:  []AccountStatus{{ID: "a1", Name: evil + "account", Platform: evil + "platform", State: StateRateLimited, Until: time.Now().Add(time.Hour)}, {ID: "a2", Name: "x", State: evil}},
 	}
 	f.keys = []KeyRow{{ID: evil + "kid", Name: evil + "kname", Tags: []string{evil + "tag"}, Permissions: evil + "perm"}}
+	f.accounts = []AccountRow{{ID: evil + "aid", Name: evil + "aname", Platform: evil, APIKeyMask: evil + "mask", State: evil, Unavailable: []string{evil}}}
+	f.audit = []AuditEntry{{Time: time.Now(), Actor: evil + "actor", Type: evil + "type", EntityKind: evil, EntityID: evil + "eid", RequestID: evil + "rid",
+		Changes: []FieldChange{{Field: evil + "field", Before: evil + "before", After: evil + "after"}}}}
 	e, _ := newTestServer(t, f)
 	b := newBrowser(t, e)
 	tok := b.csrf("/console/login")
 	rec := b.post("/console/login", url.Values{"csrf": {tok}, "username": {evil}, "password": {"correct horse"}})
 	requireStatus(t, rec, http.StatusSeeOther)
-	for _, path := range []string{"/console/", "/console/keys", "/console/settings", "/console/keys?q=" + url.QueryEscape(evil)} {
+	for _, path := range []string{"/console/", "/console/keys", "/console/settings", "/console/keys?q=" + url.QueryEscape(evil),
+		"/console/accounts", "/console/accounts?q=" + url.QueryEscape(evil), "/console/audit", "/console/audit?kind=key&id=" + url.QueryEscape(evil)} {
 		body := b.get(path).Body.String()
 		if strings.Contains(body, "<script>alert") || strings.Contains(body, "<img src=x") {
 			t.Errorf("%s holds the markup unescaped", path)
@@ -480,7 +484,7 @@ func TestKeysPagingWithTenThousandKeys(t *testing.T) {
 
 	body := b.get("/console/keys?page=2").Body.String()
 	requireContains(t, body, "Showing 51–100 of 10,000", "team 00051", "Page 2 of 200", `href="/console/keys?page=3"`, `href="/console/keys"`)
-	if f.lastQuery.Page != 2 || f.lastQuery.PageSize != keysPageSize {
+	if f.lastQuery.Page != 2 || f.lastQuery.PageSize != listPageSize {
 		t.Errorf("query %+v", f.lastQuery)
 	}
 

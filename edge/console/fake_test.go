@@ -28,6 +28,10 @@ type fakeBackend struct {
 	series    map[Granularity]Series
 	keys      []KeyRow
 	lastQuery KeyQuery
+	accounts  []AccountRow
+	lastAcct  AccountQuery
+	audit     []AuditEntry
+	lastAudit AuditQuery
 	signIns   []SignInInput
 }
 
@@ -133,6 +137,36 @@ func (f *fakeBackend) Keys(_ context.Context, q KeyQuery) (KeyPage, error) {
 	from := min((q.Page-1)*q.PageSize, len(match))
 	to := min(from+q.PageSize, len(match))
 	return KeyPage{Items: match[from:to], Total: len(match)}, f.fail
+}
+
+func (f *fakeBackend) Accounts(_ context.Context, q AccountQuery) (AccountPage, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.lastAcct = q
+	var match []AccountRow
+	for _, a := range f.accounts {
+		if (q.Platform == "" || a.Platform == q.Platform) && strings.Contains(strings.ToLower(a.Name+" "+a.ID), strings.ToLower(q.Search)) {
+			match = append(match, a)
+		}
+	}
+	from := min((q.Page-1)*q.PageSize, len(match))
+	to := min(from+q.PageSize, len(match))
+	return AccountPage{Items: match[from:to], Total: len(match)}, f.fail
+}
+
+func (f *fakeBackend) Audit(_ context.Context, q AuditQuery) (AuditPage, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.lastAudit = q
+	var match []AuditEntry
+	for _, e := range f.audit {
+		if (q.EntityKind == "" || e.EntityKind == q.EntityKind) && (q.EntityID == "" || e.EntityID == q.EntityID) && (q.Type == "" || e.Type == q.Type) {
+			match = append(match, e)
+		}
+	}
+	from := min((q.Page-1)*q.PageSize, len(match))
+	to := min(from+q.PageSize, len(match))
+	return AuditPage{Items: match[from:to], Total: len(match)}, f.fail
 }
 
 func (f *fakeBackend) setFail(err error) {

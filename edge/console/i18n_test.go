@@ -45,7 +45,7 @@ func verbs(s string) []string { return verbRE.FindAllString(s, -1) }
 var (
 	templateKeyRE = regexp.MustCompile(`\.(?:T|F) "([^"]+)"`)
 	// Catalogue keys written in Go code as literals ("login.bad").
-	goKeyRE = regexp.MustCompile(`"((?:nav|theme|login|error|overview|period|metric|chart|state|time|settings|field|keys)\.[A-Za-z0-9_.]*[A-Za-z0-9_])"`)
+	goKeyRE = regexp.MustCompile(`"((?:nav|theme|login|error|overview|period|metric|chart|state|time|settings|field|keys|list|accounts|platform|reason|audit|event)\.[A-Za-z0-9_.]*[A-Za-z0-9_])"`)
 )
 
 // TestEveryKeyUsedExists: every key the templates and the Go code name,
@@ -97,6 +97,18 @@ func TestEveryKeyUsedExists(t *testing.T) {
 	used["keys.status.disabled"] = "keyRow"
 	for _, code := range []string{"required", "too_short", "too_long", "wrong"} {
 		used["field."+code] = "FieldError codes"
+	}
+	for _, p := range accountPlatforms[1:] {
+		used["platform."+p] = "accountPlatforms"
+	}
+	for _, r := range []string{StateInactive, StateUnschedulable, StateRateLimited, StateOverloaded, StateUnauthorized, StateError, StateOverQuota, ReasonMaxConcurrency} {
+		used["reason."+r] = "AccountRow.Unavailable"
+	}
+	for _, k := range auditKinds[1:] {
+		used["audit.kind."+k] = "auditKinds"
+	}
+	for _, e := range auditTypes[1:] {
+		used["event."+e] = "auditTypes"
 	}
 	for _, u := range []string{"min", "hour", "day"} {
 		used["time.unit."+u] = "relative"

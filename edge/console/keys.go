@@ -3,17 +3,9 @@ package console
 import (
 	"net/http"
 	"net/url"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
-)
-
-const (
-	keysPageSize  = 50
-	maxSearchLen  = 200
-	maxPageNumber = 1_000_000
 )
 
 type keyRowView struct {
@@ -27,41 +19,20 @@ type keyRowView struct {
 	CostFull         string
 }
 
-type filterOption struct {
-	Value, Label string
-	Selected     bool
-}
-
 type keysView struct {
 	page
+	pager
 	Search   string
 	Statuses []filterOption
 	Rows     []keyRowView
-	Total    string
-	PageNo   int
-	Pages    int
-	First    int
-	Last     int
-	PrevURL  string
-	NextURL  string
 }
 
 var keyStatuses = []string{KeysAll, KeysActive, KeysExpired, KeysDeleted}
 
 func (h *Handler) keysPage(c echo.Context) error {
-	q := KeyQuery{Search: strings.TrimSpace(c.QueryParam("q")), Status: c.QueryParam("status"), Page: 1, PageSize: keysPageSize}
-	if len(q.Search) > maxSearchLen {
-		q.Search = q.Search[:maxSearchLen]
-	}
-	valid := false
-	for _, s := range keyStatuses {
-		valid = valid || s == q.Status
-	}
-	if !valid {
-		q.Status = KeysAll
-	}
-	if n, err := strconv.Atoi(c.QueryParam("page")); err == nil && n > 0 && n <= maxPageNumber {
-		q.Page = n
+	q := KeyQuery{
+		Search: searchParam(c, "q"), Status: oneOf(c.QueryParam("status"), keyStatuses),
+		Page: pageParam(c), PageSize: listPageSize,
 	}
 	res, err := h.backend.Keys(c.Request().Context(), q)
 	if err != nil {
@@ -72,40 +43,15 @@ func (h *Handler) keysPage(c echo.Context) error {
 		return err
 	}
 	now := h.cfg.Now()
-	v := keysView{page: p, Search: q.Search, Total: groupDigits(int64(res.Total)), PageNo: q.Page}
-	for _, s := range keyStatuses {
-		label := "keys.status.all"
-		if s != "" {
-			label = "keys.status." + s
-		}
-		v.Statuses = append(v.Statuses, filterOption{Value: s, Label: label, Selected: s == q.Status})
-	}
-	v.Pages = max((res.Total+keysPageSize-1)/keysPageSize, 1)
-	if len(res.Items) > 0 {
-		v.First = (q.Page-1)*keysPageSize + 1
-		v.Last = v.First + len(res.Items) - 1
-	}
-	link := func(page int) string {
-		vals := url.Values{}
-		if q.Search != "" {
-			vals.Set("q", q.Search)
-		}
-		if q.Status != "" {
-			vals.Set("status", q.Status)
-		}
-		if page > 1 {
-			vals.Set("page", strconv.Itoa(page))
-		}
-		if len(vals) == 0 {
-			return "/console/keys"
-		}
-		return "/console/keys?" + vals.Encode()
-	}
-	if q.Page > 1 {
-		v.PrevURL = link(min(q.Page-1, v.Pages))
-	}
-	if q.Page < v.Pages {
-		v.NextURL = link(q.Page + 1)
+	v := keysView{
+		page: p, Search: q.Search,
+		pager: newPager("/console/keys", url.Values{"q": {q.Search}, "status": {q.Status}}, q.Page, res.Total, len(res.Items)),
+		Statuses: options(keyStatuses, q.Status, func(s string) string {
+			if s == "" {
+				return "keys.status.all"
+			}
+			return "keys.status." + s
+		}),
 	}
 	for _, k := range res.Items {
 		v.Rows = append(v.Rows, keyRow(p.L, k, now))

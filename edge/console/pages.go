@@ -213,7 +213,7 @@ type rankedRow struct {
 	Cost, CostFull string
 }
 
-type accountRow struct {
+type stateAccount struct {
 	Name, Platform string
 	Until, UntilAt string
 }
@@ -222,7 +222,7 @@ type stateGroup struct {
 	State    string // catalogue key
 	Class    string
 	Count    int
-	Accounts []accountRow
+	Accounts []stateAccount
 }
 
 type overviewView struct {
@@ -339,7 +339,7 @@ func groupStates(l *Locale, accounts []AccountStatus, loc *time.Location, now ti
 		if a.State == StateActive {
 			continue // the healthy ones are counted, not listed
 		}
-		row := accountRow{Name: a.Name, Platform: a.Platform}
+		row := stateAccount{Name: a.Name, Platform: a.Platform}
 		if row.Name == "" {
 			row.Name = a.ID
 		}
