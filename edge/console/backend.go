@@ -17,6 +17,7 @@ type Backend interface {
 	Auth
 	Stats
 	Lists
+	Live
 }
 
 // Auth signs admins in and keeps track of what voids a session.
@@ -59,6 +60,33 @@ type Lists interface {
 	// Audit returns one page of configuration changes, newest first, and
 	// how many match.
 	Audit(ctx context.Context, q AuditQuery) (AuditPage, error)
+}
+
+// Live follows the requests relay records (the usage stream).
+type Live interface {
+	// Recent returns the latest n recorded requests, newest first.
+	Recent(ctx context.Context, n int) ([]RequestRecord, error)
+	// Follow calls fn with every request recorded from now on, in order,
+	// until ctx ends; it returns ctx's error then, or the error that
+	// stopped it. fn must not block (the console hands the record to the
+	// browser's connection and drops it when that is too slow).
+	Follow(ctx context.Context, fn func(RequestRecord)) error
+}
+
+// RequestRecord is one recorded request of the live feed.
+type RequestRecord struct {
+	ID                 string // the request id
+	Time               time.Time
+	KeyID, KeyName     string
+	AccountID, Account string // the account's id and name
+	Platform, Model    string
+	Status             int
+	InputTokens        int64
+	OutputTokens       int64
+	CacheCreateTokens  int64
+	CacheReadTokens    int64
+	CostNanos          int64
+	TTFT, Duration     time.Duration
 }
 
 // Admin is an admin as far as sessions care.

@@ -286,6 +286,17 @@ func demoBackend(now time.Time) *fakeBackend {
 	f.series[Daily] = Series{Granularity: Daily, Buckets: days}
 	f.accounts = sampleAccounts(now)
 	f.audit = sampleAudit(now)
+	for i := range 6 {
+		r := sampleRecord(now.Add(-time.Duration(i*37) * time.Second))
+		r.ID = fmt.Sprintf("req-%d", i)
+		r.KeyName = []string{"ci-pipeline", "alice laptop", "bob <dev>"}[i%3]
+		r.Model = []string{"claude-sonnet-4-5", "gpt-5-codex", "claude-haiku-4-5"}[i%3]
+		r.CostNanos = int64(i+1) * 3_100_000
+		if i == 4 {
+			r.Status = 529
+		}
+		f.recent = append(f.recent, r)
+	}
 	f.keys = sampleKeys(240)
 	f.keys[2].Tags = []string{"ci", "team-a"}
 	f.keys[5].IsDeleted = true
@@ -306,7 +317,8 @@ func demoServer(t *testing.T, f *fakeBackend, now time.Time) http.Handler {
 // the console closed.
 func TestBrowserConsoleFlow(t *testing.T) {
 	now := time.Now().UTC()
-	h := newHarness(t, demoServer(t, demoBackend(now), now))
+	f := demoBackend(now)
+	h := newHarness(t, demoServer(t, f, now))
 
 	h.do(chromedp.Navigate(h.base + "/"))
 	if got := h.location(); got != "/console/login" {
@@ -319,6 +331,30 @@ func TestBrowserConsoleFlow(t *testing.T) {
 	}
 	if n := h.eval(`String(document.querySelectorAll("svg.chart rect.c-bar").length)`); n != "24" {
 		t.Errorf("the chart has %s bars, want 24", n)
+	}
+
+	// The live feed: a request recorded now shows within 2 s.
+	deadline := time.Now().Add(5 * time.Second)
+	for f.followerCount() == 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	rec := sampleRecord(now)
+	rec.KeyName = "live <key>"
+	recorded := time.Now()
+	f.record(rec)
+	for {
+		got := h.eval(`(function () { var td = document.querySelector("#live tbody tr.fresh td.name"); return td ? td.textContent : ""; })()`)
+		if got == "live <key>" {
+			t.Logf("the live feed showed the request after %v", time.Since(recorded).Round(time.Millisecond))
+			break
+		}
+		if time.Since(recorded) > 2*time.Second {
+			t.Fatalf("the live feed did not show the request within 2 s (first row %q)", got)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if got := h.eval(`document.getElementById("live-state").textContent`); got != "live" {
+		t.Errorf("live state %q", got)
 	}
 	h.screenshot("overview")
 

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"path"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -85,6 +86,16 @@ type Handler struct {
 	// staticPrefix is where the assets are served, with a hash of their
 	// content in the path so browsers may cache them for good.
 	staticPrefix string
+	// closing is closed by Close: open live feeds end.
+	closing   chan struct{}
+	closeOnce sync.Once
+}
+
+// Close ends every open live feed, so that an HTTP server's graceful
+// shutdown does not wait for browsers that keep them open. Pages are still
+// served.
+func (h *Handler) Close() {
+	h.closeOnce.Do(func() { close(h.closing) })
 }
 
 type staticFile struct {
@@ -98,7 +109,7 @@ func New(cfg Config, backend Backend) (*Handler, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	h := &Handler{cfg: cfg, backend: backend, keys: deriveKeys(cfg.Secret)}
+	h := &Handler{cfg: cfg, backend: backend, keys: deriveKeys(cfg.Secret), closing: make(chan struct{})}
 	var err error
 	if h.locales, err = loadLocales(assetsFS); err != nil {
 		return nil, err
@@ -169,6 +180,7 @@ func (h *Handler) Mount(g *echo.Group) {
 	in.GET("/keys", h.keysPage)
 	in.GET("/accounts", h.accountsPage)
 	in.GET("/audit", h.auditPage)
+	in.GET("/live", h.live)
 	in.GET("/settings", h.settings)
 	in.POST("/settings/password", h.changePassword)
 	in.POST("/logout", h.logout)

@@ -33,6 +33,8 @@ type fakeBackend struct {
 	audit     []AuditEntry
 	lastAudit AuditQuery
 	signIns   []SignInInput
+	recent    []RequestRecord
+	followers []chan RequestRecord
 }
 
 var _ Backend = (*fakeBackend)(nil)
@@ -167,6 +169,47 @@ func (f *fakeBackend) Audit(_ context.Context, q AuditQuery) (AuditPage, error) 
 	from := min((q.Page-1)*q.PageSize, len(match))
 	to := min(from+q.PageSize, len(match))
 	return AuditPage{Items: match[from:to], Total: len(match)}, f.fail
+}
+
+func (f *fakeBackend) Recent(_ context.Context, n int) ([]RequestRecord, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.recent[:min(n, len(f.recent))], f.fail
+}
+
+func (f *fakeBackend) Follow(ctx context.Context, fn func(RequestRecord)) error {
+	ch := make(chan RequestRecord, 16)
+	f.mu.Lock()
+	f.followers = append(f.followers, ch)
+	f.mu.Unlock()
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case r := <-ch:
+			fn(r)
+		}
+	}
+}
+
+// record hands r to every follower, as the usage stream would.
+func (f *fakeBackend) record(r RequestRecord) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.recent = append([]RequestRecord{r}, f.recent...)
+	for _, ch := range f.followers {
+		select {
+		case ch <- r:
+		default: // a feed that ended
+		}
+	}
+}
+
+// followerCount is how many live feeds are open.
+func (f *fakeBackend) followerCount() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.followers)
 }
 
 func (f *fakeBackend) setFail(err error) {

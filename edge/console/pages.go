@@ -236,6 +236,8 @@ type overviewView struct {
 	States     []stateGroup
 	Keys       KeyCounts
 	Timezone   string
+	Live       []liveRow
+	LiveURL    string
 }
 
 // stateOrder is the order account states are listed in: the healthy ones
@@ -302,6 +304,14 @@ func (h *Handler) overview(c echo.Context) error {
 		v.TopModels = append(v.TopModels, ranked(l.Tag, m.Model, "", m.Counters))
 	}
 	v.States = groupStates(l, o.Accounts, loc, h.cfg.Now())
+	recent, err := h.backend.Recent(ctx, recentRequests)
+	if err != nil {
+		return h.failed(c, err)
+	}
+	for _, r := range recent {
+		v.Live = append(v.Live, newLiveRow(l, r, loc))
+	}
+	v.LiveURL = "/console/live?tz=" + url.QueryEscape(o.Timezone)
 	return h.render(c, http.StatusOK, "overview", v)
 }
 
