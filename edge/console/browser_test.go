@@ -357,6 +357,12 @@ func TestBrowserConsoleFlow(t *testing.T) {
 		t.Errorf("live state %q", got)
 	}
 	h.screenshot("overview")
+	// RELAY_README_SHOT=docs/console-overview.png writes the README's picture.
+	if path := os.Getenv("RELAY_README_SHOT"); path != "" {
+		if err := os.WriteFile(path, run(h, chromedp.FullScreenshot(100)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 
 	// Language: the switch sticks across pages.
 	h.submit(`button[name=lang][value="zh-CN"]`)

@@ -506,6 +506,8 @@ func TestKeysPagingWithTenThousandKeys(t *testing.T) {
 	requireContains(t, body, "No key matches.")
 }
 
+// BenchmarkKeysPage: the keys page's server time with 10,000 keys (the
+// fake pages a slice; the store pages in Redis).
 func BenchmarkKeysPage(b *testing.B) {
 	f := newFakeBackend()
 	f.keys = sampleKeys(10_000)
@@ -514,6 +516,27 @@ func BenchmarkKeysPage(b *testing.B) {
 	br.signIn("correct horse")
 	b.ResetTimer()
 	for range b.N {
-		br.get("/console/keys?page=100")
+		if rec := br.get("/console/keys?page=100"); rec.Code != http.StatusOK {
+			b.Fatal(rec.Code)
+		}
+	}
+}
+
+// BenchmarkOverviewPage: the overview's server time with a full day of
+// figures, 30 daily buckets and 20 recent requests.
+func BenchmarkOverviewPage(b *testing.B) {
+	now := time.Now().UTC()
+	f := demoBackend(now)
+	for i := range 20 {
+		f.recent = append(f.recent, sampleRecord(now.Add(-time.Duration(i)*time.Second)))
+	}
+	e, _ := newTestServer(b, f)
+	br := newBrowser(b, e)
+	br.signIn("correct horse")
+	b.ResetTimer()
+	for range b.N {
+		if rec := br.get("/console/?chart=30d"); rec.Code != http.StatusOK {
+			b.Fatal(rec.Code)
+		}
 	}
 }

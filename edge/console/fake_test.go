@@ -126,8 +126,14 @@ func (f *fakeBackend) Keys(_ context.Context, q KeyQuery) (KeyPage, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.lastQuery = q
-	var match []KeyRow
+	match := f.keys
+	if q.Search != "" || q.Status != "" {
+		match = nil
+	}
 	for _, k := range f.keys {
+		if q.Search == "" && q.Status == "" {
+			break // no filter: page the whole list, as the store does
+		}
 		if q.Search != "" && !strings.Contains(strings.ToLower(k.Name+" "+k.ID), strings.ToLower(q.Search)) {
 			continue
 		}
