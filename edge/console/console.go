@@ -86,6 +86,9 @@ type Handler struct {
 	// staticPrefix is where the assets are served, with a hash of their
 	// content in the path so browsers may cache them for good.
 	staticPrefix string
+	// liveKeepAlive is how often a live feed sends a comment and checks
+	// its session (tests shorten it).
+	liveKeepAlive time.Duration
 	// closing is closed by Close: open live feeds end.
 	closing   chan struct{}
 	closeOnce sync.Once
@@ -109,7 +112,7 @@ func New(cfg Config, backend Backend) (*Handler, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	h := &Handler{cfg: cfg, backend: backend, keys: deriveKeys(cfg.Secret), closing: make(chan struct{})}
+	h := &Handler{cfg: cfg, backend: backend, keys: deriveKeys(cfg.Secret), closing: make(chan struct{}), liveKeepAlive: liveKeepAlive}
 	var err error
 	if h.locales, err = loadLocales(assetsFS); err != nil {
 		return nil, err
@@ -217,6 +220,9 @@ func (h *Handler) serveStatic(c echo.Context) error {
 	return c.Blob(http.StatusOK, f.contentType, f.body)
 }
 
+// canonicalPath is the GET path of the pages a POST can answer with.
+var canonicalPath = map[string]string{"login.title": "/console/login", "settings.title": "/console/settings"}
+
 // page is what the layout needs; every page's view embeds it.
 type page struct {
 	L       *Locale
@@ -255,6 +261,14 @@ func (h *Handler) newPage(c echo.Context, title, nav string) (page, error) {
 	p := page{
 		L: h.locale(c), Theme: themeOf(c), Title: title, Nav: nav,
 		Static: h.staticPrefix, Here: c.Request().URL.RequestURI(), Version: h.cfg.Version,
+	}
+	if c.Request().Method != http.MethodGet {
+		// A form's answer: the preference switches return to the page the
+		// form is on, which a GET can show.
+		p.Here = canonicalPath[title]
+		if p.Here == "" {
+			p.Here = "/console/"
+		}
 	}
 	if s, ok := c.Get(ctxSession).(session); ok {
 		p.Admin, p.CSRF = s.Username, h.keys.csrfToken(s.ID)

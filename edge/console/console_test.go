@@ -249,6 +249,11 @@ func TestChangePasswordFieldErrors(t *testing.T) {
 	if f.versions["admin"] != 7 {
 		t.Fatal("a refused change changed the password")
 	}
+	// The language switch on the answer returns to the settings page, not
+	// to the POST-only form target.
+	tok := b.csrf("/console/settings")
+	body := b.post("/console/settings/password", url.Values{"csrf": {tok}, "currentPassword": {"x"}, "newPassword": {"12345678"}, "confirmPassword": {"1"}}).Body.String()
+	requireContains(t, body, `name="back" value="/console/settings"`)
 }
 
 func TestTamperedOrExpiredSessionIsRefused(t *testing.T) {

@@ -80,6 +80,7 @@ func millis(d time.Duration) string {
 func (h *Handler) live(c echo.Context) error {
 	ctx, cancel := context.WithCancel(c.Request().Context())
 	defer cancel()
+	sess := c.Get(ctxSession).(session)
 	l := h.locale(c)
 	loc := location(c.QueryParam("tz"))
 	records := make(chan RequestRecord, liveBuffer)
@@ -101,7 +102,7 @@ func (h *Handler) live(c echo.Context) error {
 	w.WriteHeader(http.StatusOK)
 	fmt.Fprint(w, "retry: 3000\n: relay live feed\n\n")
 	w.Flush()
-	tick := time.NewTicker(liveKeepAlive)
+	tick := time.NewTicker(h.liveKeepAlive)
 	defer tick.Stop()
 	var reported int64
 	for {
@@ -116,6 +117,13 @@ func (h *Handler) live(c echo.Context) error {
 			}
 			return nil
 		case <-tick.C:
+			// A feed lasts only as long as its session: signing out
+			// elsewhere or a password change ends it too.
+			if ok, err := h.stillValid(ctx, sess); err != nil || !ok {
+				fmt.Fprint(w, "event: ended\ndata: session\n\n")
+				w.Flush()
+				return nil
+			}
 			fmt.Fprint(w, ": keep-alive\n\n")
 		case r := <-records:
 			if n := dropped.Load(); n > reported {

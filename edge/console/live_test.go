@@ -105,6 +105,41 @@ func TestCloseEndsLiveFeeds(t *testing.T) {
 	}
 }
 
+// TestLiveFeedEndsWithItsSession: a password change made elsewhere ends an
+// open feed at its next keep-alive.
+func TestLiveFeedEndsWithItsSession(t *testing.T) {
+	f := newFakeBackend()
+	e, h := newTestServer(t, f)
+	h.liveKeepAlive = 20 * time.Millisecond
+	b := newBrowser(t, e)
+	b.signIn("correct horse")
+	srv := httptest.NewServer(e)
+	defer srv.Close()
+	req, _ := http.NewRequest(http.MethodGet, srv.URL+"/console/live", nil)
+	req.AddCookie(b.cookies[sessionCookie])
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	f.mu.Lock()
+	f.versions["admin"]++ // the password changed
+	f.mu.Unlock()
+	done := make(chan string, 1)
+	go func() {
+		body, _ := io.ReadAll(resp.Body)
+		done <- string(body)
+	}()
+	select {
+	case body := <-done:
+		if !strings.Contains(body, "event: ended\ndata: session\n\n") {
+			t.Fatalf("the feed ended without saying why:\n%s", body)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the feed outlived its session")
+	}
+}
+
 func TestLiveFeedNeedsASession(t *testing.T) {
 	e, _ := newTestServer(t, newFakeBackend())
 	rec := httptest.NewRecorder()

@@ -1,6 +1,7 @@
 package console
 
 import (
+	"context"
 	"errors"
 	"html/template"
 	"math"
@@ -22,22 +23,32 @@ func (h *Handler) currentSession(c echo.Context) (session, bool, error) {
 	if !ok {
 		return session{}, false, nil
 	}
-	ctx := c.Request().Context()
+	ok, err := h.stillValid(c.Request().Context(), s)
+	return s, ok, err
+}
+
+// stillValid asks the Backend whether a well-signed, unexpired session
+// still holds: its admin exists with the same password version, and it was
+// not signed out.
+func (h *Handler) stillValid(ctx context.Context, s session) (bool, error) {
+	if !h.cfg.Now().Before(s.Expires) {
+		return false, nil
+	}
 	admin, err := h.backend.Admin(ctx, s.Username)
 	if errors.Is(err, ErrNoAdmin) {
-		return session{}, false, nil
+		return false, nil
 	}
 	if err != nil {
-		return session{}, false, err
+		return false, err
 	}
 	if admin.PasswordVersion != s.Version {
-		return session{}, false, nil
+		return false, nil
 	}
 	ended, err := h.backend.SessionEnded(ctx, s.ID)
 	if err != nil || ended {
-		return session{}, false, err
+		return false, err
 	}
-	return s, true, nil
+	return true, nil
 }
 
 // requireSession lets signed-in admins through and sends everyone else to

@@ -51,6 +51,12 @@
     var source = new EventSource(live.getAttribute("data-src"));
     source.onopen = function () { show(state.getAttribute("data-live-on")); };
     source.onerror = function () { show(state.getAttribute("data-live-off")); };
+    // The session ended (signed out elsewhere, password changed): stop,
+    // rather than reconnect to a sign-in page.
+    source.addEventListener("ended", function () {
+      source.close();
+      show(state.getAttribute("data-live-ended"));
+    });
     source.addEventListener("gap", function (ev) {
       show(state.getAttribute("data-live-gap").replace("%d", ev.data));
     });
