@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
+	"relay/events"
 	"relay/projections"
 )
 
@@ -18,6 +20,7 @@ type Backend interface {
 	Stats
 	Lists
 	Live
+	KeyAdmin
 }
 
 // Auth signs admins in and keeps track of what voids a session.
@@ -88,6 +91,64 @@ type RequestRecord struct {
 	CostNanos          int64
 	TTFT, Duration     time.Duration
 }
+
+// KeyAdmin reads and changes one key: the REST API's key actions.
+type KeyAdmin interface {
+	// Key returns the key id as it stands; ErrNotFound when there is none.
+	Key(ctx context.Context, id string) (KeyDetail, error)
+	// CreateKey creates a key from in.Key (its ID and KeyHash are the
+	// backend's to set) and returns it with its secret, the only time the
+	// secret is ever shown. Refused fields are FieldErrors (or one
+	// *FieldError), named by their wire names (DESIGN.md section 5).
+	CreateKey(ctx context.Context, in KeyInput) (CreatedKey, error)
+	// UpdateKey changes the fields in.Fields names to their values in
+	// in.Key, if the key is still at in.Version (ErrConflict otherwise).
+	UpdateKey(ctx context.Context, id string, in KeyInput) error
+	// ChangeKeyState deletes (softly), restores, enables or disables a key.
+	ChangeKeyState(ctx context.Context, id string, action KeyAction, meta Meta) error
+}
+
+// Meta says who asks, for the audit log.
+type Meta struct {
+	Actor, RequestID string
+}
+
+// KeyInput is the key form.
+type KeyInput struct {
+	// Key holds every field of the form, in the event's own types (limits
+	// in micro-dollars, as the key events keep them).
+	Key events.Key
+	// Fields are the wire names of the fields the admin changed (an
+	// update changes only those; a create sends them all).
+	Fields []string
+	// Version is the version the form was read at (updates).
+	Version uint64
+	Meta
+}
+
+// KeyDetail is one key with what its form needs.
+type KeyDetail struct {
+	Key       events.Key
+	Version   uint64
+	IsDeleted bool
+	CreatedAt time.Time
+}
+
+// CreatedKey is a key just created, with its secret.
+type CreatedKey struct {
+	ID, Name string
+	Secret   string
+}
+
+// KeyAction is a change of a key's state.
+type KeyAction string
+
+const (
+	KeyDelete  KeyAction = "delete"
+	KeyRestore KeyAction = "restore"
+	KeyEnable  KeyAction = "enable"
+	KeyDisable KeyAction = "disable"
+)
 
 // Admin is an admin as far as sessions care.
 type Admin struct {
@@ -336,6 +397,11 @@ type FieldChange struct {
 var (
 	ErrBadCredentials = errors.New("invalid username or password")
 	ErrNoAdmin        = errors.New("no such admin")
+	// ErrNotFound: no such key (or account).
+	ErrNotFound = errors.New("not found")
+	// ErrConflict: the entity changed since the form was read, or the
+	// change does not apply to its state (editing a deleted key).
+	ErrConflict = errors.New("conflict")
 )
 
 // ThrottledError refuses a sign-in after too many failures.
@@ -356,3 +422,14 @@ type FieldError struct {
 }
 
 func (e *FieldError) Error() string { return e.Field + ": " + e.Message }
+
+// FieldErrors refuses several fields at once.
+type FieldErrors []FieldError
+
+func (e FieldErrors) Error() string {
+	parts := make([]string, len(e))
+	for i, f := range e {
+		parts[i] = f.Error()
+	}
+	return strings.Join(parts, "; ")
+}

@@ -36,6 +36,10 @@ type Config struct {
 	Secret []byte
 	// SessionTTL is how long a sign-in lasts (default 12 h).
 	SessionTTL time.Duration
+	// PublicURL is the URL clients reach relay at, for the lines shown
+	// with a new key's secret. Default: the scheme and host of the
+	// request.
+	PublicURL string
 	// Version is the running relay's version, shown in settings.
 	Version string
 	// Secure reports whether a request came over TLS (the cookies are
@@ -127,12 +131,24 @@ func New(cfg Config, backend Backend) (*Handler, error) {
 }
 
 // pageNames are the page templates, each rendered inside layout.html.
-var pageNames = []string{"login", "overview", "settings", "keys", "accounts", "audit", "error"}
+var pageNames = []string{"login", "overview", "settings", "keys", "keyform", "secret", "accounts", "audit", "error"}
+
+// numField is one number input of the key form (template "num").
+type numField struct {
+	View                            keyFormView
+	Name, Value, Label, Mode, Error string
+}
+
+var templateFuncs = template.FuncMap{
+	"field": func(v keyFormView, name, value, label, mode string) numField {
+		return numField{View: v, Name: name, Value: value, Label: label, Mode: mode, Error: v.Errors[name]}
+	},
+}
 
 func parsePages(assets fs.FS) (map[string]*template.Template, error) {
 	out := make(map[string]*template.Template, len(pageNames))
 	for _, name := range pageNames {
-		t, err := template.New("layout.html").ParseFS(assets, "assets/templates/layout.html", "assets/templates/"+name+".html")
+		t, err := template.New("layout.html").Funcs(templateFuncs).ParseFS(assets, "assets/templates/layout.html", "assets/templates/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("console template %s: %w", name, err)
 		}
@@ -181,6 +197,11 @@ func (h *Handler) Mount(g *echo.Group) {
 	in := g.Group("", h.requireSession)
 	in.GET("/", h.overview)
 	in.GET("/keys", h.keysPage)
+	in.GET("/keys/new", h.keyNewPage)
+	in.POST("/keys/new", h.keyCreate)
+	in.GET("/keys/:id", h.keyEditPage)
+	in.POST("/keys/:id", h.keyUpdate)
+	in.POST("/keys/:id/state", h.keyState)
 	in.GET("/accounts", h.accountsPage)
 	in.GET("/audit", h.auditPage)
 	in.GET("/live", h.live)

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"relay/events"
 	"relay/projections"
 )
 
@@ -327,8 +328,11 @@ func TestPagesCarryCSPAndNoStore(t *testing.T) {
 	}
 	// No inline script or style anywhere: the CSP forbids them.
 	b.signIn("correct horse")
-	for _, path := range []string{"/console/login", "/console/", "/console/settings", "/console/keys", "/console/accounts", "/console/audit", "/console/nope"} {
+	for _, path := range []string{"/console/login", "/console/", "/console/settings", "/console/keys", "/console/accounts", "/console/audit", "/console/keys/new", "/console/nope"} {
 		body := b.get(path).Body.String()
+		if path != "/console/login" { // signed in, the sign-in page redirects
+			requireContains(t, body, `<footer class="foot">relay v-test</footer>`)
+		}
 		for _, bad := range []string{"<script>", "<style", " style=", "onclick", "onload", "onsubmit", "javascript:"} {
 			if strings.Contains(body, bad) {
 				t.Errorf("%s holds %q", path, bad)
@@ -419,7 +423,10 @@ func TestEscapesUserSuppliedStrings(t *testing.T) {
 		Accounts:  []AccountStatus{{ID: "a1", Name: evil + "account", Platform: evil + "platform", State: StateRateLimited, Until: time.Now().Add(time.Hour)}, {ID: "a2", Name: "x", State: evil}},
 	}
 	f.keys = []KeyRow{{ID: evil + "kid", Name: evil + "kname", Tags: []string{evil + "tag"}, Permissions: evil + "perm"}}
-	f.accounts = []AccountRow{{ID: evil + "aid", Name: evil + "aname", Platform: evil, APIKeyMask: evil + "mask", State: evil, Unavailable: []string{evil}}}
+	f.accounts = []AccountRow{{ID: evil + "aid", Name: evil + "aname", Platform: evil, APIKeyMask: evil + "mask", State: evil, Unavailable: []string{evil}},
+		{ID: evil + "cid", Name: evil + "cname", Platform: "claude-console"}}
+	f.details = map[string]*KeyDetail{"k-evil": {Key: events.Key{ID: "k-evil", Name: evil, Description: evil, Tags: []string{evil}, RestrictedModels: []string{evil},
+		ClaudeConsoleAccountID: evil + "gone", AllowedClients: []string{evil}}, Version: 3}}
 	f.audit = []AuditEntry{{Time: time.Now(), Actor: evil + "actor", Type: evil + "type", EntityKind: evil, EntityID: evil + "eid", RequestID: evil + "rid",
 		Changes: []FieldChange{{Field: evil + "field", Before: evil + "before", After: evil + "after"}}}}
 	e, _ := newTestServer(t, f)
@@ -428,7 +435,8 @@ func TestEscapesUserSuppliedStrings(t *testing.T) {
 	rec := b.post("/console/login", url.Values{"csrf": {tok}, "username": {evil}, "password": {"correct horse"}})
 	requireStatus(t, rec, http.StatusSeeOther)
 	for _, path := range []string{"/console/", "/console/keys", "/console/settings", "/console/keys?q=" + url.QueryEscape(evil),
-		"/console/accounts", "/console/accounts?q=" + url.QueryEscape(evil), "/console/audit", "/console/audit?kind=key&id=" + url.QueryEscape(evil)} {
+		"/console/accounts", "/console/accounts?q=" + url.QueryEscape(evil), "/console/audit", "/console/audit?kind=key&id=" + url.QueryEscape(evil),
+		"/console/keys/k-evil", "/console/keys/new"} {
 		body := b.get(path).Body.String()
 		if strings.Contains(body, "<script>alert") || strings.Contains(body, "<img src=x") {
 			t.Errorf("%s holds the markup unescaped", path)
@@ -436,6 +444,13 @@ func TestEscapesUserSuppliedStrings(t *testing.T) {
 		if !strings.Contains(body, "&lt;script&gt;alert") {
 			t.Errorf("%s does not show the escaped text", path)
 		}
+	}
+	// The secret page shows the key's name.
+	form := keyFormValuesFull()
+	form.Set("name", evil)
+	form.Set("csrf", b.csrf("/console/keys/new"))
+	if body := b.post("/console/keys/new", form).Body.String(); strings.Contains(body, "<script>alert") || !strings.Contains(body, "&lt;script&gt;") {
+		t.Error("the secret page does not escape the key's name")
 	}
 	// A wrong sign-in echoes the username back into the form, escaped.
 	anon := newBrowser(t, e)

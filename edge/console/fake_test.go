@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+
+	"relay/events"
 )
 
 // fakeBackend is an in-memory Backend: the rules it applies are the
@@ -35,6 +37,9 @@ type fakeBackend struct {
 	signIns   []SignInInput
 	recent    []RequestRecord
 	followers []chan RequestRecord
+	details   map[string]*KeyDetail
+	lastInput KeyInput
+	states    []string
 }
 
 var _ Backend = (*fakeBackend)(nil)
@@ -216,6 +221,92 @@ func (f *fakeBackend) followerCount() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return len(f.followers)
+}
+
+func (f *fakeBackend) Key(_ context.Context, id string) (KeyDetail, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	d, ok := f.details[id]
+	if !ok {
+		return KeyDetail{}, ErrNotFound
+	}
+	return *d, f.fail
+}
+
+// validate is the fake's stand-in for the backend's rules.
+func fakeValidate(k events.Key) error {
+	var errs FieldErrors
+	if k.Name == "" {
+		errs = append(errs, FieldError{Field: "name", Code: "required", Message: "name is required"})
+	}
+	if k.RateLimitWindow < 0 {
+		errs = append(errs, FieldError{Field: "rateLimitWindow", Message: "rateLimitWindow must be at least 0"})
+	}
+	if k.DailyCostLimitMicros > 1_000_000_000_000 {
+		errs = append(errs, FieldError{Field: "dailyCostLimit", Message: "dailyCostLimit must be at most 1000000"})
+	}
+	if len(errs) > 0 {
+		return errs
+	}
+	return nil
+}
+
+func (f *fakeBackend) CreateKey(_ context.Context, in KeyInput) (CreatedKey, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.lastInput = in
+	if err := fakeValidate(in.Key); err != nil {
+		return CreatedKey{}, err
+	}
+	if f.details == nil {
+		f.details = map[string]*KeyDetail{}
+	}
+	k := in.Key
+	k.ID = fmt.Sprintf("key-new-%d", len(f.details)+1)
+	f.details[k.ID] = &KeyDetail{Key: k, Version: 1}
+	f.keys = append([]KeyRow{{ID: k.ID, Name: k.Name, IsActive: k.IsActive, Tags: k.Tags}}, f.keys...)
+	return CreatedKey{ID: k.ID, Name: k.Name, Secret: "cr_" + strings.Repeat("ab", 32)}, nil
+}
+
+func (f *fakeBackend) UpdateKey(_ context.Context, id string, in KeyInput) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.lastInput = in
+	d, ok := f.details[id]
+	switch {
+	case !ok:
+		return ErrNotFound
+	case d.IsDeleted || in.Version != d.Version:
+		return ErrConflict
+	}
+	if err := fakeValidate(in.Key); err != nil {
+		return err
+	}
+	d.Key, d.Version = in.Key, d.Version+1
+	return nil
+}
+
+func (f *fakeBackend) ChangeKeyState(_ context.Context, id string, action KeyAction, meta Meta) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	d, ok := f.details[id]
+	if !ok {
+		return ErrNotFound
+	}
+	f.states = append(f.states, string(action)+" by "+meta.Actor)
+	switch action {
+	case KeyDelete:
+		d.IsDeleted = true
+	case KeyRestore:
+		d.IsDeleted = false
+	case KeyEnable, KeyDisable:
+		if d.IsDeleted {
+			return ErrConflict
+		}
+		d.Key.IsActive = action == KeyEnable
+	}
+	d.Version++
+	return nil
 }
 
 func (f *fakeBackend) setFail(err error) {

@@ -43,9 +43,9 @@ var verbRE = regexp.MustCompile(`%[sdv]`)
 func verbs(s string) []string { return verbRE.FindAllString(s, -1) }
 
 var (
-	templateKeyRE = regexp.MustCompile(`\.(?:T|F) "([^"]+)"`)
+	templateKeyRE = regexp.MustCompile(`\.(?:T|F) "([^"]+)"|\(field \. "[^"]+" \S+ "([^"]+)"`)
 	// Catalogue keys written in Go code as literals ("login.bad").
-	goKeyRE = regexp.MustCompile(`"((?:nav|theme|login|error|overview|period|metric|chart|state|time|settings|field|keys|list|accounts|platform|reason|audit|event|live)\.[A-Za-z0-9_.]*[A-Za-z0-9_])"`)
+	goKeyRE = regexp.MustCompile(`"((?:nav|theme|login|error|overview|period|metric|chart|state|time|settings|field|keys|list|accounts|platform|reason|audit|event|live|keyForm|secret|permission|unit|expiry|client)\.[A-Za-z0-9_.]*[A-Za-z0-9_])"`)
 )
 
 // TestEveryKeyUsedExists: every key the templates and the Go code name,
@@ -63,7 +63,7 @@ func TestEveryKeyUsedExists(t *testing.T) {
 		}
 		b, err := fs.ReadFile(assetsFS, p)
 		for _, m := range templateKeyRE.FindAllStringSubmatch(string(b), -1) {
-			used[m[1]] = p
+			used[m[1]+m[2]] = p
 		}
 		return err
 	})
@@ -109,6 +109,21 @@ func TestEveryKeyUsedExists(t *testing.T) {
 	}
 	for _, e := range auditTypes[1:] {
 		used["event."+e] = "auditTypes"
+	}
+	for _, v := range keyPermissions {
+		used["permission."+v] = "keyPermissions"
+	}
+	for _, v := range activationUnit {
+		used["unit."+v] = "activationUnit"
+	}
+	for _, v := range expiryModes {
+		used["expiry."+v] = "expiryModes"
+	}
+	for _, v := range keyClients {
+		used["client."+v] = "keyClients"
+	}
+	for _, v := range []string{"saved", "delete", "restore", "enable", "disable"} {
+		used["keyForm.done."+v] = "keyEditPage"
 	}
 	for _, u := range []string{"min", "hour", "day"} {
 		used["time.unit."+u] = "relative"
