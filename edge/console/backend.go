@@ -21,6 +21,7 @@ type Backend interface {
 	Lists
 	Live
 	KeyAdmin
+	AccountAdmin
 }
 
 // Auth signs admins in and keeps track of what voids a session.
@@ -106,6 +107,84 @@ type KeyAdmin interface {
 	UpdateKey(ctx context.Context, id string, in KeyInput) error
 	// ChangeKeyState deletes (softly), restores, enables or disables a key.
 	ChangeKeyState(ctx context.Context, id string, action KeyAction, meta Meta) error
+}
+
+// AccountAdmin reads and changes one upstream account: the REST API's
+// account actions.
+type AccountAdmin interface {
+	// Account returns the live account id; ErrNotFound when there is none.
+	Account(ctx context.Context, id string) (AccountDetail, error)
+	// CreateAccount creates an account and returns its id. Refused fields
+	// are FieldErrors (or one *FieldError) named by their wire names.
+	CreateAccount(ctx context.Context, in AccountInput) (string, error)
+	// UpdateAccount changes the fields in.Fields names, if the account is
+	// still at in.Version (ErrConflict otherwise).
+	UpdateAccount(ctx context.Context, id string, in AccountInput) error
+	// ChangeAccount deletes the account, toggles whether it is schedulable
+	// or ends its health states (reset rate limit). A refused delete (keys
+	// are bound to it) is a *FieldError on field "" whose Message says why.
+	ChangeAccount(ctx context.Context, id string, action AccountAction, meta Meta) error
+}
+
+// AccountAction is a one-click change of an account.
+type AccountAction string
+
+const (
+	AccountDelete         AccountAction = "delete"
+	AccountToggleSchedule AccountAction = "toggle_schedulable"
+	AccountResetRateLimit AccountAction = "reset_rate_limit"
+)
+
+// AccountFields are an account's form fields (DESIGN.md section 5), with
+// its secrets in clear only on the way in.
+type AccountFields struct {
+	Platform, Name, Description string
+	APIURL, UserAgent           string
+	// APIKey is write-only: the backend seals it; empty on an update
+	// (and absent from Fields) keeps the current one.
+	APIKey string
+	// SupportedModels maps a requested model to the upstream's name; an
+	// empty map allows every model.
+	SupportedModels   map[string]string
+	Priority          int
+	Schedulable       bool
+	IsActive          bool
+	AccountType       string // shared or dedicated
+	Proxy             *ProxyFields
+	RateLimitDuration int   // minutes
+	DailyQuotaMicros  int64 // 0 = none
+	QuotaResetTime    string
+	MaxConcurrency    int
+}
+
+// ProxyFields is an account's outbound proxy.
+type ProxyFields struct {
+	Protocol, Host string
+	Port           int
+	Username       string
+	// Password is write-only, like APIKey.
+	Password string
+}
+
+// AccountInput is the account form.
+type AccountInput struct {
+	Account AccountFields
+	// Fields are the wire names of the fields the admin changed
+	// ("proxy" for any part of the proxy).
+	Fields  []string
+	Version uint64
+	Meta
+}
+
+// AccountDetail is one account with what its form needs; it never holds
+// a secret in clear.
+type AccountDetail struct {
+	ID         string
+	Account    AccountFields // APIKey and Proxy.Password empty
+	APIKeyMask string
+	// HasProxyPassword tells whether the proxy has a password set.
+	HasProxyPassword bool
+	Version          uint64
 }
 
 // Meta says who asks, for the audit log.

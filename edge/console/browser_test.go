@@ -553,6 +553,28 @@ func TestBrowserKeyLifecycle(t *testing.T) {
 	}()
 
 	h.signIn()
+
+	// An account pointing at an upstream.
+	h.do(chromedp.Navigate(h.base + "/console/accounts"))
+	if _, err := chromedp.RunResponse(h.ctx, chromedp.Click(chromedp.CSS("a.head-btn"))); err != nil {
+		t.Fatal(err)
+	}
+	h.do(
+		chromedp.SendKeys(chromedp.ID("name"), "fake upstream"),
+		chromedp.SendKeys(chromedp.ID("apiUrl"), "http://127.0.0.1:9/upstream"),
+		chromedp.SendKeys(chromedp.ID("apiKey"), "sk-ant-browser-5678"),
+		chromedp.SetValue(chromedp.ID("dailyQuota"), "25"),
+	)
+	h.screenshot("account-new")
+	h.submit(`form.accountform button[type=submit]`)
+	if got := h.location(); got != "/console/accounts/acc-new-1?done=created" {
+		t.Fatalf("after creating the account the browser is at %s", got)
+	}
+	if _, in := f.inputs(); in.Account.APIURL != "http://127.0.0.1:9/upstream" || in.Account.APIKey != "sk-ant-browser-5678" || in.Account.DailyQuotaMicros != 25_000_000 {
+		t.Errorf("account created with %+v", in.Account)
+	}
+	h.screenshot("account")
+
 	h.do(chromedp.Navigate(h.base + "/console/keys"))
 	if _, err := chromedp.RunResponse(h.ctx, chromedp.Click(chromedp.CSS("a.head-btn"))); err != nil {
 		t.Fatal(err)
@@ -581,8 +603,8 @@ func TestBrowserKeyLifecycle(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	h.screenshot("key-secret")
-	if f.lastInput.Key.DailyCostLimitMicros != 5_000_000 || len(f.lastInput.Key.Tags) != 2 {
-		t.Errorf("created with %+v", f.lastInput.Key)
+	if in, _ := f.inputs(); in.Key.DailyCostLimitMicros != 5_000_000 || len(in.Key.Tags) != 2 {
+		t.Errorf("created with %+v", in.Key)
 	}
 
 	// Edit: an invalid limit is refused next to its field.

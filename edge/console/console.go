@@ -131,7 +131,7 @@ func New(cfg Config, backend Backend) (*Handler, error) {
 }
 
 // pageNames are the page templates, each rendered inside layout.html.
-var pageNames = []string{"login", "overview", "settings", "keys", "keyform", "secret", "accounts", "audit", "error"}
+var pageNames = []string{"login", "overview", "settings", "keys", "keyform", "secret", "accounts", "accountform", "audit", "error"}
 
 // numField is one number input of the key form (template "num").
 type numField struct {
@@ -139,7 +139,16 @@ type numField struct {
 	Name, Value, Label, Mode, Error string
 }
 
+// textField is one text input of the account form (template "text").
+type textField struct {
+	View                                         accountFormView
+	Name, Value, Label, Mode, Placeholder, Error string
+}
+
 var templateFuncs = template.FuncMap{
+	"afield": func(v accountFormView, name, value, label, mode, placeholder string) textField {
+		return textField{View: v, Name: name, Value: value, Label: label, Mode: mode, Placeholder: placeholder, Error: v.Errors[name]}
+	},
 	"field": func(v keyFormView, name, value, label, mode string) numField {
 		return numField{View: v, Name: name, Value: value, Label: label, Mode: mode, Error: v.Errors[name]}
 	},
@@ -203,6 +212,11 @@ func (h *Handler) Mount(g *echo.Group) {
 	in.POST("/keys/:id", h.keyUpdate)
 	in.POST("/keys/:id/state", h.keyState)
 	in.GET("/accounts", h.accountsPage)
+	in.GET("/accounts/new", h.accountNewPage)
+	in.POST("/accounts/new", h.accountCreate)
+	in.GET("/accounts/:id", h.accountEditPage)
+	in.POST("/accounts/:id", h.accountUpdate)
+	in.POST("/accounts/:id/action", h.accountAction)
 	in.GET("/audit", h.auditPage)
 	in.GET("/live", h.live)
 	in.GET("/settings", h.settings)
@@ -316,14 +330,19 @@ type errorView struct {
 	page
 	Status  int
 	Message string // catalogue key
+	Detail  string // the backend's own words, when they help (shown as text)
 }
 
 func (h *Handler) errorPage(c echo.Context, status int, message string) error {
+	return h.errorDetail(c, status, message, "")
+}
+
+func (h *Handler) errorDetail(c echo.Context, status int, message, detail string) error {
 	p, err := h.newPage(c, "error.title", "")
 	if err != nil {
 		return err
 	}
-	return h.render(c, status, "error", errorView{page: p, Status: status, Message: message})
+	return h.render(c, status, "error", errorView{page: p, Status: status, Message: message, Detail: detail})
 }
 
 // failed answers a Backend failure: logged, and an error page that says

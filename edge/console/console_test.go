@@ -427,6 +427,9 @@ func TestEscapesUserSuppliedStrings(t *testing.T) {
 		{ID: evil + "cid", Name: evil + "cname", Platform: "claude-console"}}
 	f.details = map[string]*KeyDetail{"k-evil": {Key: events.Key{ID: "k-evil", Name: evil, Description: evil, Tags: []string{evil}, RestrictedModels: []string{evil},
 		ClaudeConsoleAccountID: evil + "gone", AllowedClients: []string{evil}}, Version: 3}}
+	f.acctByID = map[string]*AccountDetail{"a-evil": {ID: "a-evil", APIKeyMask: evil, Account: AccountFields{Platform: evil, Name: evil, Description: evil,
+		APIURL: evil, UserAgent: evil, SupportedModels: map[string]string{evil: evil}, AccountType: evil, QuotaResetTime: evil,
+		Proxy: &ProxyFields{Protocol: evil, Host: evil, Username: evil}}}}
 	f.audit = []AuditEntry{{Time: time.Now(), Actor: evil + "actor", Type: evil + "type", EntityKind: evil, EntityID: evil + "eid", RequestID: evil + "rid",
 		Changes: []FieldChange{{Field: evil + "field", Before: evil + "before", After: evil + "after"}}}}
 	e, _ := newTestServer(t, f)
@@ -436,7 +439,7 @@ func TestEscapesUserSuppliedStrings(t *testing.T) {
 	requireStatus(t, rec, http.StatusSeeOther)
 	for _, path := range []string{"/console/", "/console/keys", "/console/settings", "/console/keys?q=" + url.QueryEscape(evil),
 		"/console/accounts", "/console/accounts?q=" + url.QueryEscape(evil), "/console/audit", "/console/audit?kind=key&id=" + url.QueryEscape(evil),
-		"/console/keys/k-evil", "/console/keys/new"} {
+		"/console/keys/k-evil", "/console/keys/new", "/console/accounts/a-evil"} {
 		body := b.get(path).Body.String()
 		if strings.Contains(body, "<script>alert") || strings.Contains(body, "<img src=x") {
 			t.Errorf("%s holds the markup unescaped", path)

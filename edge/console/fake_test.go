@@ -38,6 +38,9 @@ type fakeBackend struct {
 	recent    []RequestRecord
 	followers []chan RequestRecord
 	details   map[string]*KeyDetail
+	acctByID  map[string]*AccountDetail
+	acctIn    AccountInput
+	acctActs  []string
 	lastInput KeyInput
 	states    []string
 }
@@ -216,6 +219,14 @@ func (f *fakeBackend) record(r RequestRecord) {
 	}
 }
 
+// inputs returns the last key and account inputs (browser tests read them
+// while the server runs).
+func (f *fakeBackend) inputs() (KeyInput, AccountInput) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.lastInput, f.acctIn
+}
+
 // followerCount is how many live feeds are open.
 func (f *fakeBackend) followerCount() int {
 	f.mu.Lock()
@@ -306,6 +317,102 @@ func (f *fakeBackend) ChangeKeyState(_ context.Context, id string, action KeyAct
 		d.Key.IsActive = action == KeyEnable
 	}
 	d.Version++
+	return nil
+}
+
+func (f *fakeBackend) Account(_ context.Context, id string) (AccountDetail, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	d, ok := f.acctByID[id]
+	if !ok {
+		return AccountDetail{}, ErrNotFound
+	}
+	return *d, f.fail
+}
+
+func fakeValidateAccount(a AccountFields, create bool) error {
+	var errs FieldErrors
+	if a.Name == "" {
+		errs = append(errs, FieldError{Field: "name", Code: "required", Message: "name is required"})
+	}
+	if create && a.APIKey == "" {
+		errs = append(errs, FieldError{Field: "apiKey", Code: "required", Message: "apiKey is required"})
+	}
+	if !strings.HasPrefix(a.APIURL, "http://") && !strings.HasPrefix(a.APIURL, "https://") {
+		errs = append(errs, FieldError{Field: "apiUrl", Message: "apiUrl must be an http(s) URL"})
+	}
+	if a.Priority < 1 || a.Priority > 100 {
+		errs = append(errs, FieldError{Field: "priority", Message: "priority must be 1 to 100"})
+	}
+	if len(errs) > 0 {
+		return errs
+	}
+	return nil
+}
+
+func (f *fakeBackend) CreateAccount(_ context.Context, in AccountInput) (string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.acctIn = in
+	if err := fakeValidateAccount(in.Account, true); err != nil {
+		return "", err
+	}
+	if f.acctByID == nil {
+		f.acctByID = map[string]*AccountDetail{}
+	}
+	id := fmt.Sprintf("acc-new-%d", len(f.acctByID)+1)
+	a := in.Account
+	mask := "…" + a.APIKey[max(0, len(a.APIKey)-4):]
+	hasPw := a.Proxy != nil && a.Proxy.Password != ""
+	a.APIKey = ""
+	if a.Proxy != nil {
+		p := *a.Proxy
+		p.Password = ""
+		a.Proxy = &p
+	}
+	f.acctByID[id] = &AccountDetail{ID: id, Account: a, APIKeyMask: mask, HasProxyPassword: hasPw, Version: 1}
+	f.accounts = append(f.accounts, AccountRow{ID: id, Name: a.Name, Platform: a.Platform, APIKeyMask: mask, IsActive: a.IsActive, Schedulable: a.Schedulable})
+	return id, nil
+}
+
+func (f *fakeBackend) UpdateAccount(_ context.Context, id string, in AccountInput) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.acctIn = in
+	d, ok := f.acctByID[id]
+	switch {
+	case !ok:
+		return ErrNotFound
+	case in.Version != d.Version:
+		return ErrConflict
+	}
+	if err := fakeValidateAccount(in.Account, false); err != nil {
+		return err
+	}
+	a := in.Account
+	a.APIKey = ""
+	d.Account, d.Version = a, d.Version+1
+	return nil
+}
+
+func (f *fakeBackend) ChangeAccount(_ context.Context, id string, action AccountAction, meta Meta) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	d, ok := f.acctByID[id]
+	if !ok {
+		return ErrNotFound
+	}
+	f.acctActs = append(f.acctActs, string(action)+" by "+meta.Actor)
+	switch action {
+	case AccountDelete:
+		if d.Account.AccountType == "dedicated" {
+			return &FieldError{Message: "the account is the dedicated account of 1 API key(s): key-00002; bind them elsewhere or delete them first"}
+		}
+		delete(f.acctByID, id)
+	case AccountToggleSchedule:
+		d.Account.Schedulable = !d.Account.Schedulable
+		d.Version++
+	}
 	return nil
 }
 
