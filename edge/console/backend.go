@@ -388,6 +388,31 @@ type KeyRow struct {
 	LastUsedAt time.Time
 	// Today is the key's usage today.
 	Today Counters
+	// Limits are the key's limits in force (those set: not 0) with its
+	// usage against each, as the key-stats answer has them.
+	Limits []LimitUsage
+	// ActivationDays and ActivationUnit describe an activation-mode key
+	// not activated yet (ExpiresAt is zero then).
+	ActivationDays int
+	ActivationUnit string
+}
+
+// Limit kinds of LimitUsage.
+const (
+	LimitWindowRequests = "window_requests"
+	LimitWindowCost     = "window_cost"
+	LimitDailyCost      = "daily_cost"
+	LimitWeeklyOpusCost = "weekly_opus_cost"
+	LimitTotalCost      = "total_cost"
+)
+
+// LimitUsage is one limit of a key and its usage: requests for
+// window_requests, nano-dollars for the cost kinds.
+type LimitUsage struct {
+	Kind        string
+	Limit, Used int64
+	// ResetsAt is when the usage counted starts again (zero for total).
+	ResetsAt time.Time
 }
 
 // AccountQuery selects a page of accounts.

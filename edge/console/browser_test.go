@@ -323,6 +323,13 @@ func demoBackend(now time.Time) *fakeBackend {
 	f.keys[9].ExpiresAt = now.Add(72 * time.Hour)
 	f.keys[1].LastUsedAt = now.Add(-3 * time.Minute)
 	f.keys[1].Today = projections.UsageCounters{Requests: 214, CostNanos: 1_930_000_000}
+	for i := range 12 {
+		f.keys[i].Limits = []LimitUsage{
+			{Kind: LimitWindowRequests, Limit: 200, Used: int64(i * 17), ResetsAt: now.Add(time.Duration(i+3) * time.Minute)},
+			{Kind: LimitDailyCost, Limit: 20_000_000_000, Used: int64(i) * 1_700_000_000, ResetsAt: now.Add(9 * time.Hour)},
+		}
+	}
+	f.keys[3].ActivationDays, f.keys[3].ActivationUnit = 30, "days"
 	return f
 }
 

@@ -17,6 +17,13 @@ type keyRowView struct {
 	LastUsed, UsedAt string
 	Requests, Cost   string
 	CostFull         string
+	Limits           []limitView
+}
+
+type limitView struct {
+	Label string // catalogue key
+	meter
+	Resets, ResetsAt string
 }
 
 type keysView struct {
@@ -80,6 +87,29 @@ func keyRow(l *Locale, k KeyRow, now time.Time) keyRowView {
 	}
 	if !k.ExpiresAt.IsZero() {
 		r.Expires, r.ExpAt = relative(l, k.ExpiresAt, now), formatTime(k.ExpiresAt, time.UTC)
+	} else if k.ActivationDays > 0 {
+		unit := "unit." + k.ActivationUnit
+		if !l.Has(unit) {
+			unit = "unit.days"
+		}
+		r.Expires = l.F("keys.afterActivation", k.ActivationDays, l.T(unit))
+	}
+	for _, lu := range k.Limits {
+		if lu.Limit <= 0 {
+			continue
+		}
+		text := groupDigits(lu.Used) + " / " + groupDigits(lu.Limit)
+		if lu.Kind != LimitWindowRequests {
+			text = formatUSD(lu.Used) + " / " + formatUSD(lu.Limit)
+		}
+		lv := limitView{Label: "limit." + lu.Kind, meter: *newMeter(lu.Used, lu.Limit, text)}
+		if !l.Has(lv.Label) {
+			lv.Label = lu.Kind
+		}
+		if !lu.ResetsAt.IsZero() {
+			lv.Resets, lv.ResetsAt = l.F("keys.resets", relative(l, lu.ResetsAt, now)), formatTime(lu.ResetsAt, time.UTC)
+		}
+		r.Limits = append(r.Limits, lv)
 	}
 	if !k.LastUsedAt.IsZero() {
 		r.LastUsed, r.UsedAt = relative(l, k.LastUsedAt, now), formatTime(k.LastUsedAt, time.UTC)

@@ -3,6 +3,7 @@ package console
 import (
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 )
@@ -96,4 +97,30 @@ func TestListPagerLinksKeepFilters(t *testing.T) {
 		`href="/console/accounts?platform=codex"`, `href="/console/accounts?page=3&amp;platform=codex"`)
 	body = b.get("/console/accounts?platform=codex&page=9").Body.String()
 	requireContains(t, body, "No account matches.", `href="/console/accounts?page=3&amp;platform=codex" rel="prev"`)
+}
+
+func TestKeysShowLimitsAndCountdowns(t *testing.T) {
+	now := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
+	f := newFakeBackend()
+	f.keys = []KeyRow{
+		{ID: "k1", Name: "limited", IsActive: true, ExpiresAt: now.Add(50 * time.Hour), Limits: []LimitUsage{
+			{Kind: LimitWindowRequests, Limit: 100, Used: 85, ResetsAt: now.Add(12 * time.Minute)},
+			{Kind: LimitDailyCost, Limit: 10_000_000_000, Used: 2_500_000_000, ResetsAt: now.Add(12 * time.Hour)},
+			{Kind: LimitTotalCost, Limit: 50_000_000_000, Used: 50_000_000_000},
+			{Kind: LimitWeeklyOpusCost, Limit: 0, Used: 7},
+		}},
+		{ID: "k2", Name: "waiting", IsActive: true, ActivationDays: 30, ActivationUnit: "days"},
+	}
+	e, _ := newTestServer(t, f, func(c *Config) { c.Now = func() time.Time { return now } })
+	b := newBrowser(t, e)
+	b.signIn("correct horse")
+	body := b.get("/console/keys").Body.String()
+	requireContains(t, body,
+		`Requests in window</span><div class="meter m-high"><span class="fill w85"></span></div><span class="meter-text">85 / 100 · resets in 12 min</span>`,
+		`Daily cost</span><div class="meter m-ok"><span class="fill w25"></span></div><span class="meter-text">$2.50 / $10.00 · resets in 12 h</span>`,
+		`Total cost</span><div class="meter m-full"><span class="fill w100"></span></div><span class="meter-text">$50.00 / $50.00</span>`,
+		`in 2 days`, "30 days after first use", ">none<")
+	if strings.Contains(body, "Weekly Opus") {
+		t.Error("a limit of 0 (unlimited) is shown")
+	}
 }
