@@ -46,6 +46,7 @@ type accountFormView struct {
 	Errors           map[string]string
 	FormError        string
 	Saved            string
+	Usage            *usageView
 	Platforms        []filterOption
 	Types            []filterOption
 	Protocols        []filterOption
@@ -266,8 +267,12 @@ func (h *Handler) accountEditPage(c echo.Context) error {
 	if s := c.QueryParam("done"); slices.Contains(accountDone, s) {
 		saved = "accountForm.done." + s
 	}
+	usage, err := h.entityUsage(c.Request().Context(), h.locale(c), "", d.ID)
+	if err != nil {
+		return h.failed(c, err)
+	}
 	return h.showAccountForm(c, http.StatusOK, accountFormView{ID: d.ID, AccountVersion: d.Version, V: accountValues(d),
-		KeyMask: d.APIKeyMask, HasProxyPassword: d.HasProxyPassword, Saved: saved})
+		KeyMask: d.APIKeyMask, HasProxyPassword: d.HasProxyPassword, Saved: saved, Usage: usage})
 }
 
 func (h *Handler) accountUpdate(c echo.Context) error {

@@ -52,6 +52,16 @@ type Stats interface {
 	// Series returns q.Buckets consecutive buckets of q.Granularity, the
 	// last one holding now, oldest first, with empty buckets included.
 	Series(ctx context.Context, q SeriesQuery) (Series, error)
+	// ModelUsage returns usage by model over the last q.Days days
+	// (today included) of one key or account, highest cost first.
+	ModelUsage(ctx context.Context, q UsageQuery) ([]RankedModel, error)
+}
+
+// UsageQuery narrows usage to one key or one account (at most one set;
+// none: everything).
+type UsageQuery struct {
+	KeyID, AccountID string
+	Days             int
 }
 
 // Lists pages through keys, accounts and the audit log.
@@ -68,13 +78,21 @@ type Lists interface {
 
 // Live follows the requests relay records (the usage stream).
 type Live interface {
-	// Recent returns the latest n recorded requests, newest first.
-	Recent(ctx context.Context, n int) ([]RequestRecord, error)
+	// Recent returns the latest q.N recorded requests, newest first, of
+	// one key or account when q names one.
+	Recent(ctx context.Context, q RecentQuery) ([]RequestRecord, error)
 	// Follow calls fn with every request recorded from now on, in order,
 	// until ctx ends; it returns ctx's error then, or the error that
 	// stopped it. fn must not block (the console hands the record to the
 	// browser's connection and drops it when that is too slow).
 	Follow(ctx context.Context, fn func(RequestRecord)) error
+}
+
+// RecentQuery asks for the latest N requests, of one key or account when
+// KeyID or AccountID is set.
+type RecentQuery struct {
+	N                int
+	KeyID, AccountID string
 }
 
 // RequestRecord is one recorded request of the live feed.
@@ -335,12 +353,17 @@ const (
 type SeriesQuery struct {
 	Granularity Granularity
 	Buckets     int
+	// KeyID or AccountID, when set, narrow the series to one key or
+	// account.
+	KeyID, AccountID string
 }
 
 // Series is usage over time.
 type Series struct {
 	Granularity Granularity
 	Buckets     []Bucket
+	// Timezone is the zone buckets are counted in.
+	Timezone string
 }
 
 // Bucket is the usage of one hour or day starting at Start (in the

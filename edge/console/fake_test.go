@@ -41,6 +41,8 @@ type fakeBackend struct {
 	acctByID  map[string]*AccountDetail
 	acctIn    AccountInput
 	acctActs  []string
+	lastUsage UsageQuery
+	lastSer   SeriesQuery
 	lastInput KeyInput
 	states    []string
 }
@@ -123,6 +125,7 @@ func (f *fakeBackend) Overview(context.Context) (Overview, error) {
 func (f *fakeBackend) Series(_ context.Context, q SeriesQuery) (Series, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.lastSer = q
 	s, ok := f.series[q.Granularity]
 	if !ok {
 		s = Series{Granularity: q.Granularity}
@@ -185,10 +188,23 @@ func (f *fakeBackend) Audit(_ context.Context, q AuditQuery) (AuditPage, error) 
 	return AuditPage{Items: match[from:to], Total: len(match)}, f.fail
 }
 
-func (f *fakeBackend) Recent(_ context.Context, n int) ([]RequestRecord, error) {
+func (f *fakeBackend) Recent(_ context.Context, q RecentQuery) ([]RequestRecord, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.recent[:min(n, len(f.recent))], f.fail
+	var out []RequestRecord
+	for _, r := range f.recent {
+		if len(out) < q.N && (q.KeyID == "" || r.KeyID == q.KeyID) && (q.AccountID == "" || r.AccountID == q.AccountID) {
+			out = append(out, r)
+		}
+	}
+	return out, f.fail
+}
+
+func (f *fakeBackend) ModelUsage(_ context.Context, q UsageQuery) ([]RankedModel, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.lastUsage = q
+	return f.overview.TopModels, f.fail
 }
 
 func (f *fakeBackend) Follow(ctx context.Context, fn func(RequestRecord)) error {

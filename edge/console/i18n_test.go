@@ -45,7 +45,7 @@ func verbs(s string) []string { return verbRE.FindAllString(s, -1) }
 var (
 	templateKeyRE = regexp.MustCompile(`\.(?:T|F) "([^"]+)"|\(a?field \. "[^"]+" \S+ "([^"]+)"`)
 	// Catalogue keys written in Go code as literals ("login.bad").
-	goKeyRE = regexp.MustCompile(`"((?:nav|theme|login|error|overview|period|metric|chart|state|time|settings|field|keys|list|accounts|platform|reason|audit|event|live|keyForm|secret|permission|unit|expiry|client|accountForm|accountType|proxy|limit)\.[A-Za-z0-9_.]*[A-Za-z0-9_])"`)
+	goKeyRE = regexp.MustCompile(`"((?:nav|theme|login|error|overview|period|metric|chart|state|time|settings|field|keys|list|accounts|platform|reason|audit|event|live|keyForm|secret|permission|unit|expiry|client|accountForm|accountType|proxy|limit|usage)\.[A-Za-z0-9_.]*[A-Za-z0-9_])"`)
 )
 
 // TestEveryKeyUsedExists: every key the templates and the Go code name,

@@ -58,6 +58,7 @@ type keyFormView struct {
 	FormError      string // text: a refusal no field shows
 	Deleted        bool
 	Saved          string // catalogue key of what was just done
+	Usage          *usageView
 	Permissions    []filterOption
 	Units          []filterOption
 	Expiries       []filterOption
@@ -447,7 +448,11 @@ func (h *Handler) keyEditPage(c echo.Context) error {
 	if s := c.QueryParam("done"); s != "" && slices.Contains([]string{"saved", "delete", "restore", "enable", "disable"}, s) {
 		saved = "keyForm.done." + s
 	}
-	return h.showKeyForm(c, http.StatusOK, keyFormView{ID: d.Key.ID, KeyVersion: d.Version, V: valuesOf(d.Key), Deleted: d.IsDeleted, Saved: saved})
+	usage, err := h.entityUsage(c.Request().Context(), h.locale(c), d.Key.ID, "")
+	if err != nil {
+		return h.failed(c, err)
+	}
+	return h.showKeyForm(c, http.StatusOK, keyFormView{ID: d.Key.ID, KeyVersion: d.Version, V: valuesOf(d.Key), Deleted: d.IsDeleted, Saved: saved, Usage: usage})
 }
 
 func (h *Handler) keyUpdate(c echo.Context) error {

@@ -199,3 +199,35 @@ func TestParseMicros(t *testing.T) {
 		}
 	}
 }
+
+func TestKeyAndAccountPagesShowTheirUsage(t *testing.T) {
+	now := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
+	f := demoBackend(now)
+	f.series[Daily] = Series{Granularity: Daily, Timezone: "UTC", Buckets: f.series[Daily].Buckets}
+	mine := sampleRecord(now)
+	mine.KeyID, mine.AccountID, mine.Model = "key-new-1", "acc-x", "mine-model"
+	other := sampleRecord(now)
+	other.KeyID, other.Model = "k-other", "other-model"
+	f.recent = []RequestRecord{other, mine}
+	e, _ := newTestServer(t, f, func(c *Config) { c.Now = func() time.Time { return now } })
+	b := newBrowser(t, e)
+	b.signIn("correct horse")
+	form := keyFormValuesFull()
+	form.Set("csrf", b.csrf("/console/keys/new"))
+	requireStatus(t, b.post("/console/keys/new", form), http.StatusCreated)
+
+	body := b.get("/console/keys/key-new-1").Body.String()
+	requireContains(t, body, "Usage, last 30 days", `<svg class="chart"`, "claude-sonnet-4-5", "mine-model")
+	if strings.Contains(body, "other-model") {
+		t.Error("the key page lists another key's requests")
+	}
+	if f.lastSer.KeyID != "key-new-1" || f.lastSer.Granularity != Daily || f.lastSer.Buckets != 30 || f.lastUsage.KeyID != "key-new-1" || f.lastUsage.Days != 30 {
+		t.Errorf("series query %+v, usage query %+v", f.lastSer, f.lastUsage)
+	}
+	f.acctByID = map[string]*AccountDetail{"acc-x": {ID: "acc-x", Account: AccountFields{Platform: "codex", Name: "x"}}}
+	body = b.get("/console/accounts/acc-x").Body.String()
+	requireContains(t, body, "Usage, last 30 days", "mine-model")
+	if f.lastSer.AccountID != "acc-x" || f.lastSer.KeyID != "" {
+		t.Errorf("series query %+v", f.lastSer)
+	}
+}

@@ -315,7 +315,7 @@ func (h *Handler) overview(c echo.Context) error {
 		v.TopModels = append(v.TopModels, ranked(l.Tag, m.Model, "", m.Counters))
 	}
 	v.States = groupStates(l, o.Accounts, loc, h.cfg.Now())
-	recent, err := h.backend.Recent(ctx, recentRequests)
+	recent, err := h.backend.Recent(ctx, RecentQuery{N: recentRequests})
 	if err != nil {
 		return h.failed(c, err)
 	}
