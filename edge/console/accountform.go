@@ -1,7 +1,6 @@
 package console
 
 import (
-	"errors"
 	"maps"
 	"net/http"
 	"net/url"
@@ -257,7 +256,7 @@ var accountDone = []string{"created", "saved", "toggle_schedulable", "reset_rate
 
 func (h *Handler) accountEditPage(c echo.Context) error {
 	d, err := h.backend.Account(c.Request().Context(), c.Param("id"))
-	if errors.Is(err, ErrNotFound) {
+	if isNotFound(err) {
 		return h.notFound(c)
 	}
 	if err != nil {
@@ -279,7 +278,7 @@ func (h *Handler) accountUpdate(c echo.Context) error {
 	l := h.locale(c)
 	ctx := c.Request().Context()
 	d, err := h.backend.Account(ctx, c.Param("id"))
-	if errors.Is(err, ErrNotFound) {
+	if isNotFound(err) {
 		return h.notFound(c)
 	}
 	if err != nil {
@@ -295,7 +294,9 @@ func (h *Handler) accountUpdate(c echo.Context) error {
 		switch {
 		case err == nil:
 			return c.Redirect(http.StatusSeeOther, "/console/accounts/"+url.PathEscape(d.ID)+"?done=saved")
-		case errors.Is(err, ErrConflict):
+		case isNotFound(err): // deleted meanwhile
+			return h.notFound(c)
+		case isConflict(err):
 			view.FormError, view.AccountVersion = l.T("accountForm.conflict"), d.Version
 			return h.showAccountForm(c, http.StatusConflict, view)
 		}
@@ -315,14 +316,19 @@ func (h *Handler) accountAction(c echo.Context) error {
 	}
 	id := c.Param("id")
 	err := h.backend.ChangeAccount(c.Request().Context(), id, action, h.meta(c))
-	var fe *FieldError
+	refused, isRefusal := invalidFields(err)
 	switch {
-	case errors.Is(err, ErrNotFound):
+	case isNotFound(err):
 		return h.notFound(c)
-	case errors.As(err, &fe):
-		return h.errorDetail(c, http.StatusConflict, "accountForm.refused", fe.Message)
-	case errors.Is(err, ErrConflict):
-		return h.errorPage(c, http.StatusConflict, "accountForm.refused")
+	case isRefusal:
+		return h.errorDetail(c, http.StatusConflict, "accountForm.refused", refused[0].Message)
+	case isConflict(err):
+		// The backend's words say why (keys still bound to it).
+		msg := ""
+		if fe, ok := faultKind(err); ok {
+			msg = fe.Message
+		}
+		return h.errorDetail(c, http.StatusConflict, "accountForm.refused", msg)
 	case err != nil:
 		return h.failed(c, err)
 	}

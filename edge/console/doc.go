@@ -9,6 +9,8 @@
 // and theme preferences, HTML rendering and the SVG charts.
 //
 // It may import relay/events, relay/projections (the usage counters the
-// pages show) and, once they exist, relay/edge/fault and relay/edge/httpx;
-// never the store, NATS or the edge server itself.
+// pages show), relay/edge/fault (so the admin actions' errors pass through
+// unchanged) and relay/edge/httpx; never the store, NATS, the admin
+// actions' package or the edge server itself: cmd/relay or edge wires an
+// adapter from the admin actions to Backend.
 package console

@@ -1,7 +1,6 @@
 package console
 
 import (
-	"errors"
 	"net/http"
 	"net/url"
 	"slices"
@@ -351,15 +350,8 @@ func (h *Handler) meta(c echo.Context) Meta {
 // fieldErrors turns a backend's refusal into texts per field; ok is false
 // when err is not a refusal of fields.
 func fieldErrors(l *Locale, err error) (map[string]string, bool) {
-	var list []FieldError
-	var one *FieldError
-	var many FieldErrors
-	switch {
-	case errors.As(err, &one):
-		list = []FieldError{*one}
-	case errors.As(err, &many):
-		list = many
-	default:
+	list, ok := invalidFields(err)
+	if !ok {
 		return nil, false
 	}
 	out := map[string]string{}
@@ -438,7 +430,7 @@ func (h *Handler) showSecret(c echo.Context, k CreatedKey) error {
 
 func (h *Handler) keyEditPage(c echo.Context) error {
 	d, err := h.backend.Key(c.Request().Context(), c.Param("id"))
-	if errors.Is(err, ErrNotFound) {
+	if isNotFound(err) {
 		return h.notFound(c)
 	}
 	if err != nil {
@@ -460,7 +452,7 @@ func (h *Handler) keyUpdate(c echo.Context) error {
 	ctx := c.Request().Context()
 	id := c.Param("id")
 	d, err := h.backend.Key(ctx, id)
-	if errors.Is(err, ErrNotFound) {
+	if isNotFound(err) {
 		return h.notFound(c)
 	}
 	if err != nil {
@@ -475,7 +467,9 @@ func (h *Handler) keyUpdate(c echo.Context) error {
 		switch {
 		case err == nil:
 			return c.Redirect(http.StatusSeeOther, "/console/keys/"+url.PathEscape(id)+"?done=saved")
-		case errors.Is(err, ErrConflict):
+		case isNotFound(err): // deleted meanwhile
+			return h.notFound(c)
+		case isConflict(err):
 			view.FormError = l.T("keyForm.conflict")
 			view.KeyVersion = d.Version
 			return h.showKeyForm(c, http.StatusConflict, view)
@@ -497,9 +491,9 @@ func (h *Handler) keyState(c echo.Context) error {
 	id := c.Param("id")
 	err := h.backend.ChangeKeyState(c.Request().Context(), id, action, h.meta(c))
 	switch {
-	case errors.Is(err, ErrNotFound):
+	case isNotFound(err):
 		return h.notFound(c)
-	case errors.Is(err, ErrConflict):
+	case isConflict(err):
 		return h.errorPage(c, http.StatusConflict, "keyForm.stateConflict")
 	case err != nil:
 		return h.failed(c, err)

@@ -2,7 +2,6 @@ package console
 
 import (
 	"context"
-	"errors"
 	"html/template"
 	"math"
 	"net/http"
@@ -35,7 +34,7 @@ func (h *Handler) stillValid(ctx context.Context, s session) (bool, error) {
 		return false, nil
 	}
 	admin, err := h.backend.Admin(ctx, s.Username)
-	if errors.Is(err, ErrNoAdmin) {
+	if isNoAdmin(err) {
 		return false, nil
 	}
 	if err != nil {
@@ -138,13 +137,13 @@ func (h *Handler) login(c echo.Context) error {
 		Username: v.Username, Password: password, ClientAddr: c.RealIP(),
 		Device: cookieValue(c, deviceCookie), RequestID: requestID(c),
 	})
-	var throttled *ThrottledError
+	wait, throttled := throttledFor(err)
 	switch {
-	case errors.Is(err, ErrBadCredentials):
+	case isBadCredentials(err):
 		v.Error = "login.bad"
 		return h.showLogin(c, http.StatusUnauthorized, v)
-	case errors.As(err, &throttled):
-		secs := int(math.Ceil(throttled.RetryAfter.Seconds()))
+	case throttled:
+		secs := int(math.Ceil(wait.Seconds()))
 		c.Response().Header().Set("Retry-After", strconv.Itoa(secs))
 		v.Error = "login.throttled"
 		return h.showLogin(c, http.StatusTooManyRequests, v)
@@ -422,13 +421,8 @@ func (h *Handler) changePassword(c echo.Context) error {
 	admin, err := h.backend.ChangePassword(c.Request().Context(), ChangePasswordInput{
 		Username: s.Username, CurrentPassword: current, NewPassword: next, RequestID: requestID(c),
 	})
-	var fe *FieldError
-	if errors.As(err, &fe) {
-		text := fe.Message
-		if key := "field." + fe.Code; fe.Code != "" && l.Has(key) {
-			text = l.T(key)
-		}
-		return h.showSettings(c, http.StatusBadRequest, settingsView{Errors: map[string]string{fe.Field: text}})
+	if errs, ok := fieldErrors(l, err); ok {
+		return h.showSettings(c, http.StatusBadRequest, settingsView{Errors: errs})
 	}
 	if err != nil {
 		return h.failed(c, err)
