@@ -40,10 +40,12 @@ var allowedImports = map[string][]string{
 	// The REST handlers.
 	"relay/edge/adminapi": {"relay/events", "relay/events/streams", "relay/events/notify", "relay/projections", "relay/projections/", "relay/store",
 		"relay/edge/fault", "relay/edge/httpx", "relay/edge/catalog", "relay/edge/secrets", "relay/edge/admin"},
-	"relay/edge/usage":        {"relay/events"},
-	"relay/edge/clientreq":    {"relay/events"},
-	"relay/edge/upstreams":    {},
-	"relay/edge/secrets":      {},
+	"relay/edge/usage":     {"relay/events"},
+	"relay/edge/clientreq": {"relay/events"},
+	"relay/edge/upstreams": {},
+	"relay/edge/secrets":   {},
+	// The web console calls the admin actions through its Backend interface.
+	"relay/edge/console":      {"relay/events", "relay/projections", "relay/projections/", "relay/edge/fault", "relay/edge/httpx"},
 	"relay/edge/upstreamtest": {"relay/events", "relay/edge/usage"},
 	// Test support and the binary compose everything.
 	"relay/edge/edgetest": {"relay/"},
