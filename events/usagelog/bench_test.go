@@ -1,4 +1,4 @@
-package ledger_test
+package usagelog_test
 
 import (
 	"bufio"
@@ -20,7 +20,7 @@ import (
 
 	"relay/events"
 	"relay/events/streams"
-	"relay/workers/ledger"
+	"relay/events/usagelog"
 )
 
 // The benchmark stream is published once per test binary: 1,000,000 usage
@@ -155,7 +155,7 @@ func startBenchStream() (jetstream.JetStream, int, error) {
 	return js, n, nil
 }
 
-func benchReplay(b *testing.B, q ledger.Query, sink func() ledger.Sink) {
+func benchReplay(b *testing.B, q usagelog.Query, sink func() usagelog.Sink) {
 	js, n := benchStream(b)
 	ctx := context.Background()
 	// As `relay replay` runs it: it collects garbage less often than the
@@ -165,7 +165,7 @@ func benchReplay(b *testing.B, q ledger.Query, sink func() ledger.Sink) {
 	cpu0, srv0 := cpuTime(), processCPU(bench.pid)
 	for b.Loop() {
 		s := sink()
-		st, err := ledger.Replay(ctx, js, q, s.Add)
+		st, err := usagelog.Replay(ctx, js, q, s.Add)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -191,32 +191,32 @@ func benchReplay(b *testing.B, q ledger.Query, sink func() ledger.Sink) {
 
 // BenchmarkReplayNDJSON is `relay replay > file`: every event, raw.
 func BenchmarkReplayNDJSON(b *testing.B) {
-	benchReplay(b, ledger.Query{}, func() ledger.Sink { return ledger.NewEventSink(io.Discard, ledger.NDJSON) })
+	benchReplay(b, usagelog.Query{}, func() usagelog.Sink { return usagelog.NewEventSink(io.Discard, usagelog.NDJSON) })
 }
 
 // BenchmarkReplayBatch compares pull batch sizes.
 func BenchmarkReplayBatch(b *testing.B) {
 	for _, n := range []int{1024, 4096, 16384} {
 		b.Run(strconv.Itoa(n), func(b *testing.B) {
-			benchReplay(b, ledger.Query{Batch: n}, func() ledger.Sink { return ledger.NewEventSink(io.Discard, ledger.NDJSON) })
+			benchReplay(b, usagelog.Query{Batch: n}, func() usagelog.Sink { return usagelog.NewEventSink(io.Discard, usagelog.NDJSON) })
 		})
 	}
 }
 
 // BenchmarkReplayModelFilter reads every payload's fields to filter.
 func BenchmarkReplayModelFilter(b *testing.B) {
-	benchReplay(b, ledger.Query{Filter: ledger.Filter{Models: []string{"claude-opus-4-6"}}},
-		func() ledger.Sink { return ledger.NewEventSink(io.Discard, ledger.NDJSON) })
+	benchReplay(b, usagelog.Query{Filter: usagelog.Filter{Models: []string{"claude-opus-4-6"}}},
+		func() usagelog.Sink { return usagelog.NewEventSink(io.Discard, usagelog.NDJSON) })
 }
 
 // BenchmarkReplayGroupByDayKey aggregates every event.
 func BenchmarkReplayGroupByDayKey(b *testing.B) {
-	benchReplay(b, ledger.Query{}, func() ledger.Sink {
-		return ledger.NewAggregateSink(io.Discard, ledger.NDJSON, []ledger.Dim{ledger.DimDay, ledger.DimKey}, time.UTC)
+	benchReplay(b, usagelog.Query{}, func() usagelog.Sink {
+		return usagelog.NewAggregateSink(io.Discard, usagelog.NDJSON, []usagelog.Dim{usagelog.DimDay, usagelog.DimKey}, time.UTC)
 	})
 }
 
 // BenchmarkReplayCSV decodes and writes every event as a CSV row.
 func BenchmarkReplayCSV(b *testing.B) {
-	benchReplay(b, ledger.Query{}, func() ledger.Sink { return ledger.NewEventSink(io.Discard, ledger.CSV) })
+	benchReplay(b, usagelog.Query{}, func() usagelog.Sink { return usagelog.NewEventSink(io.Discard, usagelog.CSV) })
 }

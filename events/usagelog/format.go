@@ -1,4 +1,4 @@
-package ledger
+package usagelog
 
 import (
 	"bufio"
@@ -7,8 +7,6 @@ import (
 	"io"
 	"strconv"
 	"time"
-
-	"relay/projections/pricing"
 )
 
 // Format is an output format.
@@ -104,7 +102,7 @@ func (s *csvSink) Add(e *Event) error {
 		u.ID, u.Time, u.KeyID, u.AccountID, u.Platform, u.Model, u.UpstreamModel,
 		u.Client, u.SessionHash, strconv.FormatBool(u.Stream), i(u.Status, 10), u.Outcome, u.Reason, i(u.Attempts, 10),
 		i(u.InputTokens, 10), i(u.OutputTokens, 10), i(u.CacheCreateTokens, 10), i(u.CacheCreate1hTokens, 10),
-		i(u.CacheReadTokens, 10), i(u.ReasoningTokens, 10), pricing.FormatUSD(nanos), i(pricing.NanosToMicros(nanos), 10), strconv.FormatBool(u.Priced),
+		i(u.CacheReadTokens, 10), i(u.ReasoningTokens, 10), formatUSD(nanos), i(nanosToMicros(nanos), 10), strconv.FormatBool(u.Priced),
 		i(u.DurationMs, 10), i(u.TTFTMs, 10), strconv.FormatUint(e.Seq, 10), e.Stored.UTC().Format(time.RFC3339Nano), i(nanos, 10))
 	return s.w.Write(s.row)
 }
