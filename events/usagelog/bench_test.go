@@ -77,7 +77,7 @@ func serveBenchStream(dir string) int {
 	return 0
 }
 
-func benchStream(b *testing.B) (jetstream.JetStream, int) {
+func benchStream(b testing.TB) (jetstream.JetStream, int) {
 	bench.once.Do(func() { bench.js, bench.n, bench.err = startBenchStream() })
 	if bench.err != nil {
 		b.Fatal(bench.err)
@@ -220,3 +220,35 @@ func BenchmarkReplayGroupByDayKey(b *testing.B) {
 func BenchmarkReplayCSV(b *testing.B) {
 	benchReplay(b, usagelog.Query{}, func() usagelog.Sink { return usagelog.NewEventSink(io.Discard, usagelog.CSV) })
 }
+
+// benchExport is Export of the whole stream to f, as GET
+// /api/v2/usage/export streams it (the HTTP response is io.Discard here).
+func benchExport(b *testing.B, f usagelog.Format) {
+	js, n := benchStream(b)
+	ctx := context.Background()
+	var read uint64
+	cpu0, srv0 := cpuTime(), processCPU(bench.pid)
+	for b.Loop() {
+		st, err := usagelog.Export(ctx, js, usagelog.ExportRequest{Format: f}, io.Discard)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if st.Read != uint64(n) {
+			b.Fatalf("read %d of %d", st.Read, n)
+		}
+		read += st.Read
+	}
+	b.ReportMetric(float64(read)/b.Elapsed().Seconds(), "events/s")
+	if cpu := cpuTime() - cpu0; cpu > 0 {
+		b.ReportMetric(float64(cpu.Nanoseconds())/float64(read), "client-cpu-ns/event")
+	}
+	if cpu := processCPU(bench.pid) - srv0; cpu > 0 {
+		b.ReportMetric(float64(cpu.Nanoseconds())/float64(read), "server-cpu-ns/event")
+	}
+}
+
+// BenchmarkExportCSV is the usage export in CSV, every event of the stream.
+func BenchmarkExportCSV(b *testing.B) { benchExport(b, usagelog.CSV) }
+
+// BenchmarkExportNDJSON is the usage export in NDJSON.
+func BenchmarkExportNDJSON(b *testing.B) { benchExport(b, usagelog.NDJSON) }
