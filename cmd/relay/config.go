@@ -26,23 +26,27 @@ type config struct {
 	MetricsListen string
 	// MetricsToken, when set, also opens /metrics on the main port to a
 	// scraper presenting it as a Bearer token.
-	MetricsToken  string
-	NATSReplicas  int
-	NATSSync      time.Duration // 0: fsync every message (SyncAlways)
-	RedisURL      string
-	JWTSecret     string
-	EncryptionKey string
-	AdminUsername string
-	AdminPassword string
-	LogLevel      string
-	LogFormat     string
-	PricingFile   string
-	UsageMaxAge   time.Duration
-	StickyTTL     time.Duration
-	MaxRetries    int
-	ShutdownGrace time.Duration
-	BodyLimit     int64
-	TZ            string
+	MetricsToken string
+	NATSReplicas int
+	NATSSync     time.Duration // 0: fsync every message (SyncAlways)
+	// NATSAnalystCreds, or NATSAnalystUser and NATSAnalystPassword: the
+	// analyst role an edge against NATS_URL reads USAGE with for the usage
+	// export and live feed (analyst.go). Unset there: both are off.
+	NATSAnalystCreds, NATSAnalystUser, NATSAnalystPassword string
+	RedisURL                                               string
+	JWTSecret                                              string
+	EncryptionKey                                          string
+	AdminUsername                                          string
+	AdminPassword                                          string
+	LogLevel                                               string
+	LogFormat                                              string
+	PricingFile                                            string
+	UsageMaxAge                                            time.Duration
+	StickyTTL                                              time.Duration
+	MaxRetries                                             int
+	ShutdownGrace                                          time.Duration
+	BodyLimit                                              int64
+	TZ                                                     string
 	// TrustedProxies are the peers whose X-Forwarded-For names the client.
 	TrustedProxies []netip.Prefix
 
@@ -131,6 +135,9 @@ func loadConfig(getenv func(string) string) (config, error) {
 			c.NATSSync = d
 		}
 	}
+	c.NATSAnalystCreds = strings.TrimSpace(getenv("NATS_ANALYST_CREDS"))
+	c.NATSAnalystUser, c.NATSAnalystPassword = strings.TrimSpace(getenv("NATS_ANALYST_USER")), getenv("NATS_ANALYST_PASSWORD")
+	errs = append(errs, c.validateAnalyst())
 	if tp, err := parseTrustedProxies(getenv("TRUSTED_PROXIES")); err != nil {
 		errs = append(errs, err)
 	} else {

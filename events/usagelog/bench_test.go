@@ -24,8 +24,8 @@ import (
 )
 
 // The benchmark stream is published once per test binary: 1,000,000 usage
-// events by default (LEDGER_BENCH_EVENTS overrides), about 680 bytes each
-// as the edge writes them.
+// events by default (250,000 under the race detector; LEDGER_BENCH_EVENTS
+// overrides), about 680 bytes each as the edge writes them.
 //
 // The server runs in a child process (this test binary re-executed), as
 // `relay serve` does for `relay replay`: in-process, its own heap (the
@@ -87,6 +87,9 @@ func benchStream(b testing.TB) (jetstream.JetStream, int) {
 
 func startBenchStream() (jetstream.JetStream, int, error) {
 	n := 1_000_000
+	if raceBuild {
+		n = 250_000 // 3 minutes to publish instead of 13
+	}
 	if v := os.Getenv("LEDGER_BENCH_EVENTS"); v != "" {
 		n, _ = strconv.Atoi(v)
 	}
