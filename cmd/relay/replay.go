@@ -135,7 +135,7 @@ func parseReplay(args []string, getenv func(string) string, stderr io.Writer, no
 			return o, fmt.Errorf("--platform: unknown platform %q: want %s or %s", p, events.PlatformClaudeConsole, events.PlatformCodex)
 		}
 	}
-	outcomes := []string{events.OutcomeOK, events.OutcomeUpstreamError, events.OutcomeClientClosed, events.OutcomeRefused, events.OutcomeTimeout, events.OutcomeNoAccount}
+	outcomes := usagelog.Outcomes
 	for _, v := range f.Outcomes {
 		if !slices.Contains(outcomes, v) {
 			return o, fmt.Errorf("--outcome: unknown outcome %q: want one of %s", v, strings.Join(outcomes, ", "))
