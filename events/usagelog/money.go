@@ -22,6 +22,22 @@ func formatUSD(nanos int64) string {
 	return sign + strconv.FormatUint(u/1_000_000_000, 10) + "." + zeros[len(frac):] + frac
 }
 
+// appendUSD appends formatUSD(nanos) to b.
+func appendUSD(b []byte, nanos int64) []byte {
+	u := uint64(nanos)
+	if nanos < 0 {
+		u = -u
+		b = append(b, '-')
+	}
+	b = strconv.AppendUint(b, u/1_000_000_000, 10)
+	b = append(b, '.')
+	frac := u % 1_000_000_000
+	for d := uint64(100_000_000); d > 0; d /= 10 {
+		b = append(b, byte('0'+frac/d%10))
+	}
+	return b
+}
+
 // nanosToMicros rounds nano-dollars to the nearest micro-dollar, halves up:
 // only for the costMicros columns older scripts read.
 func nanosToMicros(nanos int64) int64 {
