@@ -89,6 +89,37 @@ func TestAnalystConnectionCannotPublish(t *testing.T) {
 		})
 	}
 
+	// NATS_LISTEN=off: the analyst connects in-process, and is still the
+	// analyst.
+	t.Run("relay serve with NATS_LISTEN=off", func(t *testing.T) {
+		dir := t.TempDir()
+		users, _, err := embeddedNATSUsers(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		emb, err := startEmbeddedNATS(dir, "off", 0, users)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(emb.stop)
+		cfg, err := loadConfig(func(k string) string { return map[string]string{"DATA_DIR": dir, "NATS_LISTEN": "off"}[k] })
+		if err != nil {
+			t.Fatal(err)
+		}
+		nc, _, err := connectAnalyst(cfg, emb, nats.ErrorHandler(func(*nats.Conn, *nats.Subscription, error) {}))
+		if err != nil || nc == nil {
+			t.Fatalf("connect: %v", err)
+		}
+		defer nc.Close()
+		if nc.Opts.User != natsAnalystUser {
+			t.Fatalf("connected as %q", nc.Opts.User)
+		}
+		err = trustAsync(nc, func(nc *nats.Conn) error { return nc.Publish("relay.usage.x.y", nil) })
+		if !errors.Is(err, nats.ErrPermissionViolation) {
+			t.Fatalf("publish in-process: %v, want a permission violation", err)
+		}
+	})
+
 	t.Run("relay's credentials given as the analyst's", func(t *testing.T) {
 		relayPass, err := os.ReadFile(filepath.Join(a.dataDir, "secrets", secretNATSRelay))
 		if err != nil {
