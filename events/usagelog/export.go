@@ -220,3 +220,19 @@ var _ io.Writer = (*countingWriter)(nil)
 // smaller pull halves its heap (about 5 MB at the peak, against 14 MB with
 // 4096) at the same speed.
 const exportBatch = 512
+
+// Aggregate folds the events of r's window and filter (r.Format aside)
+// into one Totals per group of dims, as `relay replay --group-by` does, and
+// returns the groups' dimension values (in the order of dims) and totals,
+// sorted: the table of a usage page grouped by day, hour, key, account or
+// model. Memory grows with the number of groups, never with the events.
+// Day and hour buckets are in loc (nil: UTC).
+func Aggregate(ctx context.Context, js jetstream.JetStream, r ExportRequest, dims []Dim, loc *time.Location) ([][]string, []Totals, Stats, error) {
+	sink := NewAggregateSink(io.Discard, NDJSON, dims, loc)
+	st, err := Replay(ctx, js, Query{Since: r.From, Until: r.To, Filter: r.Filter, Batch: exportBatch}, sink.Add)
+	if err != nil {
+		return nil, nil, st, err
+	}
+	keys, totals := sink.Groups()
+	return keys, totals, st, nil
+}

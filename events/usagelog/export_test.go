@@ -251,3 +251,31 @@ func TestExportErrors(t *testing.T) {
 type failingWriter struct{ err error }
 
 func (w failingWriter) Write([]byte) (int, error) { return 0, w.err }
+
+// Aggregate is `relay replay --group-by` for an export's window and
+// filter: the totals of a fold over the matching events, per group.
+func TestAggregateEqualsAFold(t *testing.T) {
+	srv := natstest.Start(t)
+	_, js := srv.Connect(t)
+	all := publish(t, js, fixture(200, 34))
+	r, err := usagelog.ParseExportRequest(url.Values{"from": {all[20].at.Format(time.RFC3339Nano)}, "to": {all[180].at.Format(time.RFC3339Nano)},
+		"outcome": {"ok,refused"}}, time.Now(), time.UTC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, totals, st, err := usagelog.Aggregate(context.Background(), js, r, []usagelog.Dim{usagelog.DimDay, usagelog.DimModel}, time.UTC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := fold(all, func(s stored) bool {
+		return !s.at.Before(all[20].at) && s.at.Before(all[180].at) && (s.u.Outcome == events.OutcomeOK || s.u.Outcome == events.OutcomeRefused)
+	}, func(u events.Usage) string { return u.Time.UTC().Format(time.DateOnly) + "|" + u.Model })
+	if len(keys) != len(want) || len(totals) != len(keys) || st.Matched == 0 {
+		t.Fatalf("%d groups (%d totals, %d events), want %d", len(keys), len(totals), st.Matched, len(want))
+	}
+	for i, k := range keys {
+		if w, ok := want[strings.Join(k, "|")]; !ok || w != totals[i] {
+			t.Fatalf("group %v: %+v, want %+v", k, totals[i], w)
+		}
+	}
+}
