@@ -1,15 +1,15 @@
-// Package edge is relay's HTTP front: the relay routes coding agents call,
-// the admin REST API, and the operational endpoints. It authenticates keys
-// and admins from an in-memory catalog folded from CONFIG and STATE, publishes
-// every change as an event, and answers admin writes once the projection has
-// caught up with them (read-your-writes).
+// Package edge builds relay's HTTP front: the Echo server, its routes
+// (routes.go is the table of contents), the middleware every request goes
+// through (request id and access log, security headers, body limits and
+// deadlines, the admin API's 405 answers), /health, /ready and /metrics,
+// and the graceful shutdown. What the routes do lives below it:
 //
-// Every route is listed in routes.go. Errors leave through one handler that
-// speaks the dialect of the route: Anthropic's for /api/v1 and /claude,
-// OpenAI's for /openai, relay's own for /api/v2.
+//   - relay/edge/relay: the hot path coding agents call;
+//   - relay/edge/adminapi: the admin REST API;
+//   - relay/edge/catalog: the in-memory configuration both read;
+//   - relay/edge/httpx and relay/edge/fault: the shared HTTP vocabulary
+//     (error shapes per route dialect, request ids, JSON answers).
 //
-// Imports: relay/events (and its subpackages), relay/projections (and its
-// subpackages), relay/store, Echo, nats.go, zerolog, golang-jwt, bcrypt and
-// the Prometheus client, and github.com/swaggo/files/v2 for the Swagger UI
-// assets. Never relay/workers.
+// Imports: those packages, relay/events, relay/projections, relay/store,
+// Echo, nats.go, zerolog and the Prometheus client. Never relay/workers.
 package edge

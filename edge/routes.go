@@ -5,6 +5,10 @@ import (
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
+
+	"relay/edge/adminapi"
+	"relay/edge/httpx"
+	"relay/edge/relay"
 )
 
 // routes is the table of contents of the edge: every route relay answers.
@@ -14,39 +18,59 @@ func (s *Server) routes() *echo.Echo {
 	e.HTTPErrorHandler = s.handleError
 	// Client addresses (login throttling, logs) come from the connection,
 	// or from X-Forwarded-For only when the connection is a trusted proxy.
-	e.IPExtractor = ipExtractor(s.cfg.TrustedProxies)
+	e.IPExtractor = httpx.IPExtractor(s.cfg.TrustedProxies)
 	e.Use(s.observe)
 	e.Use(secureHeaders)
-	e.Use(s.bodyDeadline)
+	e.Use(httpx.BodyDeadline(s.cfg.BodyTimeout, s.cfg.BodyMinRate))
 	e.Use(middleware.BodyLimit(bodyLimitText(s.cfg.BodyLimit)))
 
 	e.GET("/health", s.health)
 	e.GET("/ready", s.readiness)
 	e.GET("/metrics", s.mainMetrics())
-	s.docsRoutes(e)
+	e.GET("/openapi.json", adminapi.OpenAPI())
+	e.GET("/docs", adminapi.DocsPage)
+	e.GET("/docs/*", adminapi.DocsAssets())
 
 	// The relay: what coding agents call.
-	e.POST("/api/v1/messages", s.relay(claudeMessages))
-	e.POST("/claude/v1/messages", s.relay(claudeMessages))
-	e.POST("/api/v1/messages/count_tokens", s.relay(claudeCountTokens))
-	e.GET("/api/v1/models", s.models)
-	e.POST("/openai/responses", s.relay(codexResponses))
-	e.POST("/openai/v1/responses", s.relay(codexResponses))
-	e.POST("/openai/responses/compact", s.relay(codexCompact))
-	e.POST("/openai/v1/responses/compact", s.relay(codexCompact))
-	e.GET("/openai/models", s.openaiModels)
-	e.GET("/openai/v1/models", s.openaiModels)
+	r := s.relay
+	e.POST("/api/v1/messages", r.Handler(relay.ClaudeMessages))
+	e.POST("/claude/v1/messages", r.Handler(relay.ClaudeMessages))
+	e.POST("/api/v1/messages/count_tokens", r.Handler(relay.ClaudeCountTokens))
+	e.GET("/api/v1/models", r.Models)
+	e.POST("/openai/responses", r.Handler(relay.CodexResponses))
+	e.POST("/openai/v1/responses", r.Handler(relay.CodexResponses))
+	e.POST("/openai/responses/compact", r.Handler(relay.CodexCompact))
+	e.POST("/openai/v1/responses/compact", r.Handler(relay.CodexCompact))
+	e.GET("/openai/models", r.OpenAIModels)
+	e.GET("/openai/v1/models", r.OpenAIModels)
 
+	// The admin REST API (DESIGN.md section 4).
+	a := s.admin
 	v2 := e.Group("/api/v2")
-	v2.POST("/auth/admin/login", s.login, requireJSON)
-	admin := v2.Group("", s.requireAdmin, requireJSON)
-	admin.RouteNotFound("/*", s.adminNotFound)
-	admin.GET("/auth/me", s.me)
-	admin.POST("/auth/change-password", s.changePassword)
-	s.statsRoutes(admin)
-	s.keyRoutes(admin)
-	s.accountRoutes(admin)
-	s.auditRoutes(admin)
+	v2.POST("/auth/admin/login", a.Login, httpx.RequireJSON)
+	g := v2.Group("", a.RequireAdmin, httpx.RequireJSON)
+	g.RouteNotFound("/*", s.adminNotFound)
+	g.GET("/auth/me", a.Me)
+	g.POST("/auth/change-password", a.ChangePassword)
+	g.GET("/stats/overview", a.StatsOverview)
+	g.GET("/stats/usage", a.StatsUsage)
+	g.GET("/keys", a.ListKeys)
+	g.POST("/keys", a.CreateKey)
+	g.GET("/keys/:id", a.GetKey)
+	g.PUT("/keys/:id", a.UpdateKey)
+	g.DELETE("/keys/:id", a.DeleteKey)
+	g.POST("/keys/:id/restore", a.RestoreKey)
+	g.GET("/keys/:id/stats", a.KeyStats)
+	g.GET("/accounts/:platform", a.ListAccounts)
+	g.POST("/accounts/:platform", a.CreateAccount)
+	g.GET("/accounts/:platform/:id", a.GetAccount)
+	g.PUT("/accounts/:platform/:id", a.UpdateAccount)
+	g.DELETE("/accounts/:platform/:id", a.DeleteAccount)
+	g.POST("/accounts/:platform/:id/toggle-schedulable", a.ToggleSchedulable)
+	g.POST("/accounts/:platform/:id/reset-rate-limit", a.ResetRateLimit)
+	g.GET("/accounts/:platform/:id/availability", a.AccountAvailability)
+	g.GET("/accounts/:platform/:id/stats", a.AccountStats)
+	g.GET("/audit", a.ListAudit)
 
 	s.routePaths = map[string]bool{}
 	for _, r := range e.Routes() {

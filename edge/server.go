@@ -16,9 +16,11 @@ import (
 	"github.com/rs/zerolog"
 	"golang.org/x/crypto/bcrypt"
 
+	"relay/edge/admin"
+	"relay/edge/adminapi"
+	"relay/edge/catalog"
+	"relay/edge/relay"
 	"relay/edge/secrets"
-	"relay/edge/upstreams"
-	"relay/events/streams"
 	"relay/projections/pricing"
 	"relay/store"
 )
@@ -195,7 +197,7 @@ type Deps struct {
 }
 
 // Prices gives the price table in force.
-type Prices interface{ Current() *pricing.Table }
+type Prices = relay.Prices
 
 // ReadyCheck reports why this process is not ready, or nil.
 type ReadyCheck struct {
@@ -206,7 +208,8 @@ type ReadyCheck struct {
 	Advisory bool
 }
 
-// Server is the edge.
+// Server is the edge: the Echo server that routes to the relay and the
+// admin API, with the operational endpoints and a graceful shutdown.
 type Server struct {
 	cfg     Config
 	nc      *nats.Conn
@@ -216,31 +219,14 @@ type Server struct {
 	reg     *prometheus.Registry
 	ready   []ReadyCheck
 	metrics *metrics
-	catalog *Catalog
+	catalog *catalog.Catalog
+	relay   *relay.Relay
+	admin   *adminapi.API
 	echo    *echo.Echo
 	// routePaths are the route patterns of echo: the route label's values.
 	routePaths map[string]bool
 	// adminRoutes are the /api/v2 routes, for 405 answers.
 	adminRoutes []adminRoute
-	// box seals and opens upstream credentials.
-	box       *secrets.Box
-	upstreams *upstreams.Pool
-	prices    Prices
-	spool     *spool
-	// usagePub stores usage events of concurrent requests together.
-	usagePub *streams.GroupPublisher
-	// halted ends when the shutdown grace is nearly over: upstream calls
-	// still running are cancelled so their streams end cleanly.
-	halted      context.Context
-	haltStreams context.CancelFunc
-	// spendLag tracks this edge's usage events not yet counted.
-	spendLag lagTracker
-	quotas   quotaCache
-	// refusals counts refused requests until they are published.
-	refusals *refusalTallies
-	// dummyHash keeps a login for an unknown user as slow as one for a
-	// known user.
-	dummyHash []byte
 }
 
 // New builds the edge.
@@ -248,15 +234,7 @@ func New(cfg Config, d Deps) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	dummy, err := bcrypt.GenerateFromPassword([]byte("relay-dummy-password"), cfg.BcryptCost)
-	if err != nil {
-		return nil, err
-	}
 	box, err := secrets.NewBox(cfg.EncryptionKey)
-	if err != nil {
-		return nil, err
-	}
-	pool, err := upstreams.NewPool(upstreams.Defaults())
 	if err != nil {
 		return nil, err
 	}
@@ -264,24 +242,41 @@ func New(cfg Config, d Deps) (*Server, error) {
 	if prices == nil {
 		prices = builtinPrices{pricing.Builtin()}
 	}
-	sp, err := newSpool(cfg.SpoolDir, d.JS, d.Log)
-	if err != nil {
-		return nil, fmt.Errorf("spool %s: %w", cfg.SpoolDir, err)
-	}
 	s := &Server{
 		cfg: cfg, nc: d.NC, js: d.JS, store: d.Store, log: d.Log, reg: d.Registry, ready: d.Ready,
-		metrics:   newMetrics(d.Registry),
-		catalog:   NewCatalog(d.Log),
-		dummyHash: dummy,
-		box:       box,
-		upstreams: pool,
-		prices:    prices,
-		spool:     sp,
-		usagePub:  streams.NewGroupPublisher(d.JS, cfg.PublishTimeout),
-		refusals:  newRefusalTallies(time.Now()),
+		metrics: newMetrics(d.Registry),
+		catalog: catalog.New(d.Log),
 	}
-	s.metrics.spoolDepth(d.Registry, sp.Depth)
-	s.halted, s.haltStreams = context.WithCancel(context.Background())
+	s.relay, err = relay.New(relay.Config{
+		MaxRetries: cfg.MaxRetries, StickyTTL: cfg.StickyTTL, LeaseTTL: cfg.LeaseTTL,
+		FirstByteTimeout: cfg.FirstByteTimeout, NonStreamTimeout: cfg.NonStreamTimeout,
+		StreamIdleTimeout: cfg.StreamIdleTimeout, PublishTimeout: cfg.PublishTimeout, WriteWait: cfg.WriteWait,
+		SpoolDir: cfg.SpoolDir, Location: cfg.Location, QuotaCacheFor: cfg.QuotaCacheFor,
+		RefusalFlushEvery: cfg.RefusalFlushEvery,
+	}, relay.Deps{
+		JS: d.JS, Store: d.Store, Catalog: s.catalog, Log: d.Log, Registry: d.Registry,
+		Prices: prices, Box: box, Published: s.metrics.published,
+	})
+	if err != nil {
+		return nil, err
+	}
+	actions := admin.New(admin.Config{WriteWait: cfg.WriteWait, BcryptCost: cfg.BcryptCost, Location: cfg.Location}, admin.Deps{
+		JS: d.JS, Store: d.Store, Catalog: s.catalog, Box: box, Log: d.Log, Published: s.metrics.published,
+	})
+	s.admin, err = adminapi.New(adminapi.Config{
+		JWTSecret: cfg.JWTSecret, TokenTTL: cfg.TokenTTL, BcryptCost: cfg.BcryptCost,
+		WriteWait: cfg.WriteWait, Location: cfg.Location,
+		LoginFailures: cfg.LoginFailures, LoginWindow: cfg.LoginWindow,
+		LoginUserFailures: cfg.LoginUserFailures, LoginDeviceFailures: cfg.LoginDeviceFailures,
+		DeviceCookieTTL: cfg.DeviceCookieTTL, TrustedProxies: cfg.TrustedProxies,
+	}, adminapi.Deps{
+		Actions: actions,
+		JS:      d.JS, Store: d.Store, Catalog: s.catalog, Box: box, Log: d.Log, Registry: d.Registry,
+		Published: s.metrics.published,
+	})
+	if err != nil {
+		return nil, err
+	}
 	s.echo = s.routes()
 	return s, nil
 }
@@ -290,15 +285,26 @@ func New(cfg Config, d Deps) (*Server, error) {
 func (s *Server) Handler() http.Handler { return s.echo }
 
 // Catalog returns the in-memory catalog.
-func (s *Server) Catalog() *Catalog { return s.catalog }
+func (s *Server) Catalog() *catalog.Catalog { return s.catalog }
+
+// Routes returns every route registered on the edge's router.
+func (s *Server) Routes() []*echo.Route { return s.echo.Routes() }
+
+// EnsureAdmin creates the first admin when none exists (adminapi.API.EnsureAdmin).
+func (s *Server) EnsureAdmin(ctx context.Context, username, password string) (created bool, generated string, err error) {
+	return s.admin.EnsureAdmin(ctx, username, password)
+}
+
+// FlushRefusals publishes the counts of refused requests now, the current
+// minute's included.
+func (s *Server) FlushRefusals(ctx context.Context) { s.relay.FlushRefusals(ctx) }
 
 // Start follows the configuration streams and waits until the catalog holds
 // them, so the first request is served from complete configuration.
 func (s *Server) Start(ctx context.Context) error {
 	errc := make(chan error, 1)
 	go func() { errc <- s.catalog.Run(ctx, s.js) }()
-	go s.spool.run(ctx)
-	go s.runRefusalFlusher(ctx)
+	s.relay.Run(ctx)
 	select {
 	case <-s.catalog.Ready():
 		return nil
@@ -335,7 +341,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	// by closing their connections.
 	halt := time.AfterFunc(s.cfg.ShutdownGrace*9/10, func() {
 		s.log.Warn().Msg("shutdown grace nearly over: ending the streams still running")
-		s.haltStreams()
+		s.relay.Halt()
 	})
 	defer halt.Stop()
 	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownGrace)
@@ -346,16 +352,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		err = srv.Close()
 	}
 	<-errc
-	s.upstreams.Close()
-	// Refusals counted and not yet published go now, the current minute's
-	// included (spooled if NATS cannot take them).
-	rctx, rcancel := context.WithTimeout(context.Background(), 5*time.Second)
-	s.FlushRefusals(rctx)
-	rcancel()
-	// Whatever was spooled and can go now goes before the process exits.
-	fctx, fcancel := context.WithTimeout(context.Background(), 5*time.Second)
-	s.spool.flush(fctx)
-	fcancel()
+	s.relay.Close()
 	return err
 }
 

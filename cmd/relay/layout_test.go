@@ -21,8 +21,24 @@ var allowedImports = map[string][]string{
 	"relay/store":               {"relay/events", "relay/projections", "relay/projections/"},
 	"relay/store/redistest":     {},
 	"relay/workers":             {"relay/events", "relay/events/streams", "relay/projections", "relay/projections/", "relay/store", "relay/workers/"},
-	"relay/edge": {"relay/events", "relay/events/streams", "relay/events/usagelog", "relay/projections", "relay/projections/", "relay/store",
+	// edge builds the Echo server: routes, middleware, health, shutdown.
+	"relay/edge": {"relay/events", "relay/events/usagelog", "relay/projections", "relay/projections/", "relay/store",
+		"relay/edge/fault", "relay/edge/httpx", "relay/edge/catalog", "relay/edge/relay", "relay/edge/admin", "relay/edge/adminapi",
+		"relay/edge/secrets"},
+	// The vocabulary: errors without a transport, then their HTTP form.
+	"relay/edge/fault":   {},
+	"relay/edge/httpx":   {"relay/edge/fault"},
+	"relay/edge/catalog": {"relay/events", "relay/events/streams", "relay/projections"},
+	// The hot path never imports admin code.
+	"relay/edge/relay": {"relay/events", "relay/events/streams", "relay/projections", "relay/projections/", "relay/store",
+		"relay/edge/fault", "relay/edge/httpx", "relay/edge/catalog",
 		"relay/edge/usage", "relay/edge/clientreq", "relay/edge/upstreams", "relay/edge/secrets"},
+	// The admin actions: no HTTP.
+	"relay/edge/admin": {"relay/events", "relay/events/streams", "relay/projections", "relay/projections/", "relay/store",
+		"relay/edge/fault", "relay/edge/catalog", "relay/edge/secrets"},
+	// The REST handlers.
+	"relay/edge/adminapi": {"relay/events", "relay/events/streams", "relay/events/usagelog", "relay/projections", "relay/projections/", "relay/store",
+		"relay/edge/fault", "relay/edge/httpx", "relay/edge/catalog", "relay/edge/secrets", "relay/edge/admin"},
 	"relay/edge/usage":        {"relay/events"},
 	"relay/edge/clientreq":    {"relay/events"},
 	"relay/edge/upstreams":    {},
@@ -34,6 +50,54 @@ var allowedImports = map[string][]string{
 	// The multi-process cluster test (tests only, build tag cluster).
 	"relay/cmd/relay/clustertest": {"relay/"},
 	"relay/cmd/relaybench":        {"relay/"},
+}
+
+// forbiddenImports are outside packages a package of ours must not import:
+// the admin actions are transport-free, so the console and the REST API
+// can share them; the vocabulary of errors is too.
+var forbiddenImports = map[string][]string{
+	"relay/edge/admin": {"net/http", "github.com/labstack/echo/v4", "relay/edge/httpx"},
+	"relay/edge/fault": {"net/http", "github.com/labstack/echo/v4"},
+}
+
+// TestTransportFreePackages: edge/admin and edge/fault import no HTTP
+// (directly or through a dependency of ours), and no package imports the
+// binary.
+func TestTransportFreePackages(t *testing.T) {
+	// The check is on our own code: the package and every package of ours
+	// it depends on import none of the forbidden ones (libraries such as
+	// nats.go may use net/http inside; that is not a transport of ours).
+	for pkg, forbidden := range forbiddenImports {
+		out, err := exec.Command("go", "list", "-deps", "-f", "{{.ImportPath}}{{range .Imports}} {{.}}{{end}}", pkg).CombinedOutput()
+		if err != nil {
+			t.Fatalf("go list: %v\n%s", err, out)
+		}
+		for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+			fields := strings.Fields(line)
+			if fields[0] != "relay" && !strings.HasPrefix(fields[0], "relay/") {
+				continue
+			}
+			for _, imp := range fields[1:] {
+				for _, f := range forbidden {
+					if imp == f {
+						t.Errorf("%s (a dependency of %s) imports %s: %s must stay free of HTTP", fields[0], pkg, f, pkg)
+					}
+				}
+			}
+		}
+	}
+	out, err := exec.Command("go", "list", "-f", "{{.ImportPath}}{{range .Imports}} {{.}}{{end}}", "relay/...").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, out)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		fields := strings.Fields(line)
+		for _, imp := range fields[1:] {
+			if imp == "relay/cmd" || strings.HasPrefix(imp, "relay/cmd/") {
+				t.Errorf("%s imports %s: nothing imports the binaries", fields[0], imp)
+			}
+		}
+	}
 }
 
 func TestImportDirection(t *testing.T) {
