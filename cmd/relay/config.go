@@ -26,33 +26,34 @@ type config struct {
 	MetricsListen string
 	// MetricsToken, when set, also opens /metrics on the main port to a
 	// scraper presenting it as a Bearer token.
-	MetricsToken string
-	NATSReplicas int
-	NATSSync     time.Duration // 0: fsync every message (SyncAlways)
-	// NATSAnalystCreds, or NATSAnalystUser and NATSAnalystPassword: the
-	// analyst role an edge against NATS_URL reads USAGE with for the usage
-	// export and live feed (analyst.go). Unset there: both are off.
-	NATSAnalystCreds, NATSAnalystUser, NATSAnalystPassword string
-	RedisURL                                               string
-	JWTSecret                                              string
-	EncryptionKey                                          string
-	AdminUsername                                          string
-	AdminPassword                                          string
-	LogLevel                                               string
-	LogFormat                                              string
-	PricingFile                                            string
-	UsageMaxAge                                            time.Duration
-	StickyTTL                                              time.Duration
-	MaxRetries                                             int
-	ShutdownGrace                                          time.Duration
-	BodyLimit                                              int64
-	TZ                                                     string
+	MetricsToken  string
+	NATSReplicas  int
+	NATSSync      time.Duration // 0: fsync every message (SyncAlways)
+	RedisURL      string
+	JWTSecret     string
+	EncryptionKey string
+	AdminUsername string
+	AdminPassword string
+	LogLevel      string
+	LogFormat     string
+	PricingFile   string
+	UsageMaxAge   time.Duration
+	StickyTTL     time.Duration
+	MaxRetries    int
+	ShutdownGrace time.Duration
+	BodyLimit     int64
+	TZ            string
 	// TrustedProxies are the peers whose X-Forwarded-For names the client.
 	TrustedProxies []netip.Prefix
 
 	// UsageMaxBytes, StateMaxBytes and ConfigMaxBytes cap the streams'
 	// sizes (0: no cap of its own).
 	UsageMaxBytes, StateMaxBytes, ConfigMaxBytes int64
+
+	// NATSAnalystCreds, or NATSAnalystUser and NATSAnalystPassword: the
+	// analyst role an edge against NATS_URL reads USAGE with for the usage
+	// export and live feed (analyst.go). Unset there: both are off.
+	NATSAnalystCreds, NATSAnalystUser, NATSAnalystPassword string
 }
 
 // loadConfig reads the environment through getenv and reports every invalid
