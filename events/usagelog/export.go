@@ -74,20 +74,7 @@ func ParseExportRequest(q url.Values, now time.Time, loc *time.Location) (Export
 	if loc == nil {
 		loc = time.UTC
 	}
-	var errs []error
-	bad := func(param, format string, args ...any) {
-		errs = append(errs, &ParamError{Param: param, Message: fmt.Sprintf(format, args...)})
-	}
-	var unknown []string
-	for k := range q {
-		if !slices.Contains(ExportParams, k) {
-			unknown = append(unknown, k)
-		}
-	}
-	slices.Sort(unknown)
-	for _, k := range unknown {
-		bad(k, "unknown parameter: want %s", strings.Join(ExportParams, ", "))
-	}
+	errs := unknownParams(q, ExportParams)
 	for _, p := range []struct {
 		name string
 		into *time.Time
@@ -98,14 +85,63 @@ func ParseExportRequest(q url.Values, now time.Time, loc *time.Location) (Export
 		}
 		t, err := ParseTime(v, now, loc)
 		if err != nil {
-			bad(p.name, "%v", err)
+			errs = append(errs, paramError(p.name, "%v", err))
 			continue
 		}
 		*p.into = t
 	}
 	if !r.From.IsZero() && !r.To.IsZero() && !r.To.After(r.From) {
-		bad("to", "%s is not after from %s", r.To.Format(time.RFC3339Nano), r.From.Format(time.RFC3339Nano))
+		errs = append(errs, paramError("to", "%s is not after from %s", r.To.Format(time.RFC3339Nano), r.From.Format(time.RFC3339Nano)))
 	}
+	errs = append(errs, parseFilter(q, &r.Filter)...)
+	if v := strings.TrimSpace(q.Get("format")); v != "" {
+		f, err := ParseFormat(v)
+		if err != nil {
+			errs = append(errs, paramError("format", "%v", err))
+		}
+		r.Format = f
+	}
+	return r, errors.Join(errs...)
+}
+
+// LiveParams are the query parameters ParseLiveFilter reads.
+var LiveParams = []string{"keyId", "accountId", "model", "platform", "outcome"}
+
+// ParseLiveFilter reads the query parameters of the live feed (GET
+// /api/v2/usage/live): the filters of an export, nothing else. Errors are
+// as ParseExportRequest's.
+func ParseLiveFilter(q url.Values) (Filter, error) {
+	var f Filter
+	errs := unknownParams(q, LiveParams)
+	errs = append(errs, parseFilter(q, &f)...)
+	return f, errors.Join(errs...)
+}
+
+func paramError(param, format string, args ...any) error {
+	return &ParamError{Param: param, Message: fmt.Sprintf(format, args...)}
+}
+
+// unknownParams refuses every parameter of q not in known, sorted.
+func unknownParams(q url.Values, known []string) []error {
+	var unknown []string
+	for k := range q {
+		if !slices.Contains(known, k) {
+			unknown = append(unknown, k)
+		}
+	}
+	slices.Sort(unknown)
+	var errs []error
+	for _, k := range unknown {
+		errs = append(errs, paramError(k, "unknown parameter: want %s", strings.Join(known, ", ")))
+	}
+	return errs
+}
+
+// parseFilter reads the filter parameters of q into f: comma lists or
+// repeated parameters, duplicates dropped, at most MaxFilterValues each,
+// platforms and outcomes among the known ones.
+func parseFilter(q url.Values, f *Filter) []error {
+	var errs []error
 	list := func(name string, into *[]string, allowed []string) {
 		for _, v := range q[name] {
 			for part := range strings.SplitSeq(v, ",") {
@@ -115,29 +151,22 @@ func ParseExportRequest(q url.Values, now time.Time, loc *time.Location) (Export
 			}
 		}
 		if len(*into) > MaxFilterValues {
-			bad(name, "%d values: at most %d", len(*into), MaxFilterValues)
+			errs = append(errs, paramError(name, "%d values: at most %d", len(*into), MaxFilterValues))
 			return
 		}
 		for _, v := range *into {
 			if allowed != nil && !slices.Contains(allowed, v) {
-				bad(name, "unknown %s %q: want one of %s", name, v, strings.Join(allowed, ", "))
+				errs = append(errs, paramError(name, "unknown %s %q: want one of %s", name, v, strings.Join(allowed, ", ")))
 				return
 			}
 		}
 	}
-	list("keyId", &r.Filter.Keys, nil)
-	list("accountId", &r.Filter.Accounts, nil)
-	list("model", &r.Filter.Models, nil)
-	list("platform", &r.Filter.Platforms, Platforms)
-	list("outcome", &r.Filter.Outcomes, Outcomes)
-	if v := strings.TrimSpace(q.Get("format")); v != "" {
-		f, err := ParseFormat(v)
-		if err != nil {
-			bad("format", "%v", err)
-		}
-		r.Format = f
-	}
-	return r, errors.Join(errs...)
+	list("keyId", &f.Keys, nil)
+	list("accountId", &f.Accounts, nil)
+	list("model", &f.Models, nil)
+	list("platform", &f.Platforms, Platforms)
+	list("outcome", &f.Outcomes, Outcomes)
+	return errs
 }
 
 // ContentType is the media type of the export's body.

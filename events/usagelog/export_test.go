@@ -279,3 +279,24 @@ func TestAggregateEqualsAFold(t *testing.T) {
 		}
 	}
 }
+
+// The live feed takes the export's filters and nothing else.
+func TestParseLiveFilter(t *testing.T) {
+	f, err := usagelog.ParseLiveFilter(url.Values{"keyId": {"a,b"}, "outcome": {"ok"}, "platform": {"codex"}, "model": {"m"}, "accountId": {"x", "y"}})
+	if err != nil || !slices.Equal(f.Keys, []string{"a", "b"}) || !slices.Equal(f.Outcomes, []string{"ok"}) ||
+		!slices.Equal(f.Platforms, []string{"codex"}) || !slices.Equal(f.Models, []string{"m"}) || !slices.Equal(f.Accounts, []string{"x", "y"}) {
+		t.Fatalf("%+v %v", f, err)
+	}
+	_, err = usagelog.ParseLiveFilter(url.Values{"from": {"1h"}, "format": {"csv"}, "outcome": {"nope"}})
+	var params []string
+	for _, e := range unjoin(err) {
+		var pe *usagelog.ParamError
+		if !errors.As(e, &pe) {
+			t.Fatalf("error %v is no ParamError", e)
+		}
+		params = append(params, pe.Param)
+	}
+	if !slices.Equal(params, []string{"format", "from", "outcome"}) {
+		t.Fatalf("bad params %v (%v)", params, err)
+	}
+}
