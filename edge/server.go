@@ -260,20 +260,16 @@ func New(cfg Config, d Deps) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	actions := admin.New(admin.Config{WriteWait: cfg.WriteWait, BcryptCost: cfg.BcryptCost, Location: cfg.Location}, admin.Deps{
+	actions := admin.New(admin.Config{WriteWait: cfg.WriteWait, BcryptCost: cfg.BcryptCost, Location: cfg.Location,
+		LoginFailures: cfg.LoginFailures, LoginUserFailures: cfg.LoginUserFailures, LoginDeviceFailures: cfg.LoginDeviceFailures,
+		LoginWindow: cfg.LoginWindow, LoginKey: adminapi.LoginKey(cfg.JWTSecret),
+	}, admin.Deps{
 		JS: d.JS, Store: d.Store, Catalog: s.catalog, Box: box, Log: d.Log, Published: s.metrics.published,
 	})
 	s.admin, err = adminapi.New(adminapi.Config{
-		JWTSecret: cfg.JWTSecret, TokenTTL: cfg.TokenTTL, BcryptCost: cfg.BcryptCost,
-		WriteWait: cfg.WriteWait, Location: cfg.Location,
-		LoginFailures: cfg.LoginFailures, LoginWindow: cfg.LoginWindow,
-		LoginUserFailures: cfg.LoginUserFailures, LoginDeviceFailures: cfg.LoginDeviceFailures,
+		JWTSecret: cfg.JWTSecret, TokenTTL: cfg.TokenTTL,
 		DeviceCookieTTL: cfg.DeviceCookieTTL, TrustedProxies: cfg.TrustedProxies,
-	}, adminapi.Deps{
-		Actions: actions,
-		JS:      d.JS, Store: d.Store, Catalog: s.catalog, Box: box, Log: d.Log, Registry: d.Registry,
-		Published: s.metrics.published,
-	})
+	}, adminapi.Deps{Actions: actions, Registry: d.Registry})
 	if err != nil {
 		return nil, err
 	}

@@ -39,6 +39,14 @@ func Decode(env Envelope) (any, error) {
 		v = new(AccountStateMarkedData)
 	case AccountStateCleared:
 		v = new(AccountStateClearedData)
+	case NotificationCreated:
+		v = new(Channel)
+	case NotificationUpdated:
+		v = new(ChannelUpdatedData)
+	case NotificationDeleted:
+		v = new(ChannelDeletedData)
+	case NotificationQueued:
+		v = new(Notification)
 	case UsageRecorded:
 		v = new(Usage)
 	case UsageRefusalsCounted:

@@ -7,6 +7,7 @@ const (
 	StreamConfig = "CONFIG"
 	StreamUsage  = "USAGE"
 	StreamState  = "STATE"
+	StreamNotify = "NOTIFY"
 )
 
 // Subject prefixes and the wildcards each stream stores.
@@ -18,6 +19,9 @@ const (
 	ConfigSubjects = "relay.config.>"
 	UsageSubjects  = "relay.usage.>"
 	StateSubjects  = "relay.state.>"
+
+	notifyPrefix   = "relay.notify."
+	NotifySubjects = "relay.notify.>"
 )
 
 // KeySubject is the subject of every event about API key id.
@@ -33,6 +37,13 @@ func AdminSubject(username string) string { return configPrefix + "admin." + use
 func UsageSubject(platform, keyID string) string {
 	return usagePrefix + platform + "." + keyID
 }
+
+// NotificationSubject is the subject of every configuration event about
+// notification channel id.
+func NotificationSubject(id string) string { return configPrefix + "notification." + id }
+
+// NotifySubject is the subject of the notifications queued for channel id.
+func NotifySubject(channelID string) string { return notifyPrefix + channelID }
 
 // AccountStateSubject is the subject of health events of account id.
 func AccountStateSubject(id string) string { return statePrefix + id }
@@ -52,6 +63,7 @@ const (
 	EntityKey          = "key"
 	EntityAccount      = "account"
 	EntityAdmin        = "admin"
+	EntityNotification = "notification"
 	EntityAccountState = "state"
 )
 

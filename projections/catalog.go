@@ -60,7 +60,11 @@ func (c *Catalog) Apply(env events.Envelope) error {
 			c.States[id] = v
 		}
 	default:
-		return nil // another kind of config this version does not fold
+		// Another kind of configuration (notification channels): not
+		// folded here, but its sequence counts, so waiting for the
+		// stream's last event ends.
+		c.ConfigSeq = max(c.ConfigSeq, env.Seq)
+		return nil
 	}
 	if err != nil {
 		return err

@@ -64,6 +64,16 @@ func (p ConfigProjector) ops(ctx context.Context, env events.Envelope) ([]store.
 			return nil, Permanent(err)
 		}
 		return p.Store.AdminOps(v)
+	case events.EntityNotification:
+		old, err := p.Store.Channel(ctx, id)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return nil, err
+		}
+		v, err := projections.ApplyChannel(old, env)
+		if err != nil {
+			return nil, Permanent(err)
+		}
+		return p.Store.ChannelOps(v)
 	}
 	return nil, nil // a subject this version does not project
 }

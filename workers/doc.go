@@ -8,6 +8,11 @@
 // checkpoint, so one bad event cannot stall a projection. Several worker
 // processes may share each consumer.
 //
-// Imports: relay/events (and events/streams), relay/projections, relay/store,
-// nats.go, zerolog and the Prometheus client. Never relay/edge.
+// The notifier (notify*.go) is one more set of durable consumers: triggers
+// on STATE and USAGE and periodic checks queue notifications on NOTIFY, and
+// a delivery consumer sends them to the channels (DESIGN.md section 9).
+//
+// Imports: relay/events (and events/streams, events/notify),
+// relay/projections, relay/store, nats.go, zerolog and the Prometheus
+// client. Never relay/edge.
 package workers

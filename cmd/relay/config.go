@@ -49,6 +49,14 @@ type config struct {
 	// UsageMaxBytes, StateMaxBytes and ConfigMaxBytes cap the streams'
 	// sizes (0: no cap of its own).
 	UsageMaxBytes, StateMaxBytes, ConfigMaxBytes int64
+
+	// NotifyAllowPrivate lets notification channels reach loopback,
+	// link-local and private addresses (NOTIFY_ALLOW_PRIVATE).
+	NotifyAllowPrivate bool
+	// NATSAnalystCreds, or NATSAnalystUser and NATSAnalystPassword: the
+	// analyst role an edge against NATS_URL reads USAGE with for the usage
+	// export and live feed (analyst.go). Unset there: both are off.
+	NATSAnalystCreds, NATSAnalystUser, NATSAnalystPassword string
 }
 
 // loadConfig reads the environment through getenv and reports every invalid
@@ -123,6 +131,13 @@ func loadConfig(getenv func(string) string) (config, error) {
 		}
 		*v.into = n
 	}
+	if v := strings.TrimSpace(getenv("NOTIFY_ALLOW_PRIVATE")); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("NOTIFY_ALLOW_PRIVATE=%q: want true or false", v))
+		}
+		c.NotifyAllowPrivate = b
+	}
 	if v := strings.TrimSpace(getenv("NATS_SYNC")); v != "" && v != "always" {
 		d, err := parseDuration(v)
 		if err != nil || d <= 0 || d > time.Minute {
@@ -131,6 +146,9 @@ func loadConfig(getenv func(string) string) (config, error) {
 			c.NATSSync = d
 		}
 	}
+	c.NATSAnalystCreds = strings.TrimSpace(getenv("NATS_ANALYST_CREDS"))
+	c.NATSAnalystUser, c.NATSAnalystPassword = strings.TrimSpace(getenv("NATS_ANALYST_USER")), getenv("NATS_ANALYST_PASSWORD")
+	errs = append(errs, c.validateAnalyst())
 	if tp, err := parseTrustedProxies(getenv("TRUSTED_PROXIES")); err != nil {
 		errs = append(errs, err)
 	} else {

@@ -15,14 +15,15 @@ var allowedImports = map[string][]string{
 	"relay/events":              {},
 	"relay/events/streams":      {"relay/events"},
 	"relay/events/natstest":     {"relay/events", "relay/events/streams"},
+	"relay/events/notify":       {"relay/events"},
+	"relay/events/usagelog":     {"relay/events"},
 	"relay/projections":         {"relay/events", "relay/projections/"},
 	"relay/projections/pricing": {"relay/events"},
 	"relay/store":               {"relay/events", "relay/projections", "relay/projections/"},
 	"relay/store/redistest":     {},
-	"relay/workers":             {"relay/events", "relay/events/streams", "relay/projections", "relay/projections/", "relay/store", "relay/workers/"},
-	"relay/workers/ledger":      {"relay/events", "relay/events/streams", "relay/projections/pricing"},
+	"relay/workers":             {"relay/events", "relay/events/streams", "relay/events/notify", "relay/projections", "relay/projections/", "relay/store", "relay/workers/"},
 	// edge builds the Echo server: routes, middleware, health, shutdown.
-	"relay/edge": {"relay/events", "relay/projections", "relay/projections/", "relay/store",
+	"relay/edge": {"relay/events", "relay/events/usagelog", "relay/projections", "relay/projections/", "relay/store",
 		"relay/edge/fault", "relay/edge/httpx", "relay/edge/catalog", "relay/edge/relay", "relay/edge/admin", "relay/edge/adminapi",
 		"relay/edge/secrets"},
 	// The vocabulary: errors without a transport, then their HTTP form.
@@ -34,15 +35,17 @@ var allowedImports = map[string][]string{
 		"relay/edge/fault", "relay/edge/httpx", "relay/edge/catalog",
 		"relay/edge/usage", "relay/edge/clientreq", "relay/edge/upstreams", "relay/edge/secrets"},
 	// The admin actions: no HTTP.
-	"relay/edge/admin": {"relay/events", "relay/events/streams", "relay/projections", "relay/projections/", "relay/store",
+	"relay/edge/admin": {"relay/events", "relay/events/streams", "relay/events/notify", "relay/projections", "relay/projections/", "relay/store",
 		"relay/edge/fault", "relay/edge/catalog", "relay/edge/secrets"},
 	// The REST handlers.
-	"relay/edge/adminapi": {"relay/events", "relay/events/streams", "relay/projections", "relay/projections/", "relay/store",
+	"relay/edge/adminapi": {"relay/events", "relay/events/streams", "relay/events/notify", "relay/events/usagelog", "relay/projections", "relay/projections/", "relay/store",
 		"relay/edge/fault", "relay/edge/httpx", "relay/edge/catalog", "relay/edge/secrets", "relay/edge/admin"},
-	"relay/edge/usage":        {"relay/events"},
-	"relay/edge/clientreq":    {"relay/events"},
-	"relay/edge/upstreams":    {},
-	"relay/edge/secrets":      {},
+	"relay/edge/usage":     {"relay/events"},
+	"relay/edge/clientreq": {"relay/events"},
+	"relay/edge/upstreams": {},
+	"relay/edge/secrets":   {},
+	// The web console calls the admin actions through its Backend interface.
+	"relay/edge/console":      {"relay/events", "relay/projections", "relay/projections/", "relay/edge/fault", "relay/edge/httpx"},
 	"relay/edge/upstreamtest": {"relay/events", "relay/edge/usage"},
 	// Test support and the binary compose everything.
 	"relay/edge/edgetest": {"relay/"},

@@ -12,6 +12,7 @@ import (
 
 	"relay/events"
 	"relay/store"
+	"relay/workers"
 )
 
 // NATS roles (DESIGN.md section 10). nats.conf defines the same two users
@@ -38,7 +39,7 @@ const (
 // usageDurables are relay's durable consumers on USAGE: the analyst may not
 // create (or update) a consumer of that name, nor pull from it. A test
 // checks that every durable consumer relay creates on USAGE is listed.
-var usageDurables = []string{"proj_" + store.ProjectionUsage}
+var usageDurables = []string{"proj_" + store.ProjectionUsage, workers.NotifyUsageDurable}
 
 // relayPermissions lets relay's processes do what they do: publish events
 // and control messages on relay.>, use the JetStream API (streams,

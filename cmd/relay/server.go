@@ -118,6 +118,22 @@ func runServer(ctx context.Context, role string, args []string, getenv func(stri
 	if err != nil {
 		return err
 	}
+	// The usage export and live feed read USAGE as the analyst, so they can
+	// never write (analyst.go).
+	var analyst jetstream.JetStream
+	if withEdge {
+		anc, ajs, err := connectAnalyst(cfg, emb, nats.Name("relay-"+role+"-analyst"), nats.MaxReconnects(-1), nats.ReconnectWait(250*time.Millisecond))
+		if err != nil {
+			return err
+		}
+		if anc == nil {
+			log.Info().Msg("usage export and live feed off: set NATS_ANALYST_USER/NATS_ANALYST_PASSWORD or NATS_ANALYST_CREDS (nats.conf's analyst role)")
+		} else {
+			defer anc.Close()
+			analyst = ajs
+		}
+	}
+	_ = analyst // edge.Deps takes it with the export and live routes (issue 16)
 
 	// Redis: the read models.
 	var rdb *redis.Client
@@ -224,6 +240,9 @@ func runServer(ctx context.Context, role string, args []string, getenv func(stri
 				log.Error().Err(err).Msg("workers stopped with an error")
 			}
 		}()
+		if err := startNotifier(wctx, &wg, cfg, serve, js, st, log, reg, loc); err != nil {
+			return err
+		}
 	}
 
 	addr := net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port))

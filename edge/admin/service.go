@@ -3,6 +3,7 @@ package admin
 import (
 	"context"
 	"errors"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -25,6 +26,17 @@ type Config struct {
 	BcryptCost int
 	// Location is the time zone of days in statistics and quotas.
 	Location *time.Location
+	// LoginFailures, LoginUserFailures and LoginDeviceFailures bound the
+	// failed sign-ins per client address, per username bucket and per
+	// device within LoginWindow (SignIn).
+	LoginFailures       int
+	LoginUserFailures   int
+	LoginDeviceFailures int
+	LoginWindow         time.Duration
+	// LoginKey keys the hash that puts usernames in throttle buckets, so
+	// nobody can tell which names share one (the edge derives it from
+	// JWT_SECRET).
+	LoginKey []byte
 }
 
 // Deps are what the actions are composed from.
@@ -47,6 +59,10 @@ type Service struct {
 	box       *secrets.Box
 	log       zerolog.Logger
 	published func(eventType string)
+	// dummyHash keeps a sign-in of an unknown user as slow as one of a
+	// known user; made once, at the first sign-in (dummyOnce).
+	dummyHash []byte
+	dummyOnce sync.Once
 }
 
 // New builds the service.

@@ -5,8 +5,6 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/binary"
-	"fmt"
 	"net/http"
 	"relay/edge/httpx"
 	"strconv"
@@ -36,15 +34,11 @@ const (
 	deviceIDLen      = 22 // 16 random bytes in unpadded base64url
 )
 
-// usernameBuckets is how many counters failed logins per username share:
-// every username, known or not, hashes into one of them, so guessed names
-// add no keys to Redis beyond this many, and a name's bucket refuses it the
-// same way whether or not the admin exists.
-const usernameBuckets = 4096
-
 // derivedKey derives a key for one purpose from JWT_SECRET.
-func (s *API) derivedKey(purpose string) []byte {
-	m := hmac.New(sha256.New, s.cfg.JWTSecret)
+func (s *API) derivedKey(purpose string) []byte { return derive(s.cfg.JWTSecret, purpose) }
+
+func derive(secret []byte, purpose string) []byte {
+	m := hmac.New(sha256.New, secret)
 	m.Write([]byte(purpose))
 	return m.Sum(nil)
 }
@@ -125,10 +119,8 @@ func (s *API) DeviceCookie(username string, expires time.Time) (string, error) {
 	return s.signDevice(username, base64.RawURLEncoding.EncodeToString(b), expires), nil
 }
 
-// usernameBucket names the counter of failed logins username shares. The
-// hash is keyed, so nobody can tell which names share a bucket.
-func (s *API) usernameBucket(username string) string {
-	m := hmac.New(sha256.New, s.derivedKey("relay login username bucket v1"))
-	m.Write([]byte(username))
-	return fmt.Sprintf("%03x", binary.BigEndian.Uint32(m.Sum(nil))%usernameBuckets)
+// LoginKey is the key admin.Service hashes usernames into throttle
+// buckets with (admin.Config.LoginKey), derived from JWT_SECRET.
+func LoginKey(jwtSecret []byte) []byte {
+	return derive(jwtSecret, "relay login username bucket v1")
 }

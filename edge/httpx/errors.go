@@ -14,15 +14,6 @@ import (
 // Status is the HTTP status of an error of kind k.
 func Status(k fault.Kind) int { return kindStatus[k] }
 
-// StatusOf is the HTTP status err is answered with.
-func StatusOf(err error) int {
-	var e *fault.Error
-	if errors.As(err, &e) {
-		return kindStatus[e.Kind]
-	}
-	return http.StatusInternalServerError
-}
-
 var kindStatus = map[fault.Kind]int{
 	fault.Internal:     http.StatusInternalServerError,
 	fault.Invalid:      http.StatusBadRequest,

@@ -44,6 +44,13 @@ type Options struct {
 	UsageMaxBytes  int64
 	StateMaxBytes  int64
 	ConfigMaxBytes int64
+	// NotifyMaxAge and NotifyMaxBytes bound NOTIFY, the work queue of
+	// notifications waiting for delivery. A notification is retried for
+	// 24 hours, so the age bound only drops what no worker ran to give up
+	// on; at the byte bound new notifications are refused (the trigger
+	// that queues them retries) rather than old ones dropped.
+	NotifyMaxAge   time.Duration
+	NotifyMaxBytes int64
 }
 
 // AutoReplicas asks Provision to give each stream as many replicas as the
@@ -61,6 +68,8 @@ func Defaults() Options {
 		UsageMaxAge:     400 * 24 * time.Hour,
 		StateMaxAge:     30 * 24 * time.Hour,
 		DuplicateWindow: 10 * time.Minute,
+		NotifyMaxAge:    25 * time.Hour,
+		NotifyMaxBytes:  64 << 20,
 	}
 }
 
@@ -99,7 +108,12 @@ func (o Options) Configs() []jetstream.StreamConfig {
 	state := base(events.StreamState, events.StateSubjects, "relay account health")
 	state.MaxAge = o.StateMaxAge
 	state.MaxBytes = maxBytes(o.StateMaxBytes)
-	return []jetstream.StreamConfig{config, usage, state}
+	notify := base(events.StreamNotify, events.NotifySubjects, "relay notifications waiting for delivery (work queue)")
+	notify.Retention = jetstream.WorkQueuePolicy
+	notify.MaxAge = o.NotifyMaxAge
+	notify.MaxBytes = maxBytes(o.NotifyMaxBytes)
+	notify.Discard = jetstream.DiscardNew
+	return []jetstream.StreamConfig{config, usage, state, notify}
 }
 
 // maxBytes is a stream's MaxBytes for a cap: -1 (none) for 0.
