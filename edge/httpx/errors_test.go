@@ -34,6 +34,7 @@ func TestWriteErrorSpeaksTheRouteDialect(t *testing.T) {
 		{"/claude/v1/messages", `{"error":{"message":"name must not be empty","type":"invalid_request_error"},"type":"error"}`},
 		{"/openai/responses", `{"error":{"code":"invalid_request","message":"name must not be empty","type":"invalid_request_error"}}`},
 		{"/api/v2/keys", `{"error":{"code":"validation_error","field":"name","message":"name must not be empty"},"success":false}`},
+		{"/apiStats/api/user-stats", `{"error":"Invalid request","message":"name must not be empty"}`},
 	}
 	for _, tt := range tests {
 		rec := httptest.NewRecorder()
