@@ -3,6 +3,7 @@ package projections
 import (
 	"time"
 
+	"relay/events"
 	"relay/projections/pricing"
 )
 
@@ -10,13 +11,14 @@ import (
 // refuses a request by it, the key holder and the admin see it. Pure: the
 // caller reads the spend and the counts (relay/store) and passes the clock.
 
-// Limit kinds, in the order the relay checks the cost limits.
+// Limit kinds, in the order the relay checks the cost limits: the names
+// key.limit_reached notifications carry (events), and concurrency.
 const (
-	LimitTotalCost      = "totalCost"
-	LimitDailyCost      = "dailyCost"
-	LimitWeeklyOpusCost = "weeklyOpusCost"
-	LimitWindowCost     = "windowCost"
-	LimitWindowRequests = "windowRequests"
+	LimitTotalCost      = events.LimitTotalCost
+	LimitDailyCost      = events.LimitDailyCost
+	LimitWeeklyOpusCost = events.LimitWeeklyOpusCost
+	LimitWindowCost     = events.LimitWindowCost
+	LimitWindowRequests = events.LimitWindowRequests
 	LimitConcurrency    = "concurrency"
 )
 
