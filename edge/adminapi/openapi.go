@@ -436,7 +436,7 @@ func openAPISpec() oaObj {
 	}, okBody: oaEnvelope(oaRef("Stats"))}))
 	add("get", "/api/v2/audit", admin(oaOp{summary: "Configuration changes, newest first (the CONFIG stream)", tags: []string{"audit"}, params: []oaObj{
 		oaListParams[0], oaListParams[1],
-		oaParam("entity", "query", "key, account or admin, optionally with :id (key:0191...)", oaObj{"type": "string"}, false),
+		oaParam("entity", "query", "key, account, admin or notification, optionally with :id (key:0191...)", oaObj{"type": "string"}, false),
 		oaParam("type", "query", "event type", oaEnum("", configEventTypes...), false),
 	}, okBody: oaEnvelope(oaRef("AuditList"))}))
 
