@@ -3,6 +3,7 @@ package admin
 import (
 	"context"
 	"errors"
+	"strconv"
 	"time"
 
 	"relay/edge/fault"
@@ -189,7 +190,7 @@ func (s *Service) Deliveries(ctx context.Context, id string, limit int) ([]store
 	case limit == 0:
 		limit = DefaultDeliveries
 	case limit < 1 || limit > MaxDeliveries:
-		return nil, fault.InvalidField("limit", "limit must be an integer from 1 to 200")
+		return nil, fault.InvalidField("limit", "limit must be an integer from 1 to "+strconv.Itoa(MaxDeliveries))
 	}
 	if _, err := s.loadChannel(ctx, id); err != nil {
 		return nil, err
