@@ -5,6 +5,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -255,6 +256,8 @@ func TestNotificationValidationNamesTheField(t *testing.T) {
 		{"events not a list", with("events", "account.unavailable"), "events"},
 		{"negative cooldown", with("cooldownSeconds", -1), "cooldownSeconds"},
 		{"cooldown over a day", with("cooldownSeconds", 86401), "cooldownSeconds"},
+		{"cooldown beyond int64", with("cooldownSeconds", json.RawMessage("99999999999999999999")), "cooldownSeconds"},
+		{"cooldown huge", with("cooldownSeconds", int64(1)<<40), "cooldownSeconds"},
 		{"cooldown not an integer", with("cooldownSeconds", "60"), "cooldownSeconds"},
 		{"enabled not a bool", with("enabled", "yes"), "enabled"},
 		{"unknown field", with("headers", map[string]string{}), "headers"},
