@@ -325,6 +325,12 @@ func TestNotificationTestSendsOneSignedDelivery(t *testing.T) {
 	if sent.DeliveryID == "" || sent.ChannelID != c.ID {
 		t.Fatalf("test answer %+v", sent)
 	}
+	// A second test right after is refused: tests are throttled per channel.
+	again := do(t, env, http.MethodPost, channelPath(c.ID, "/test"), tok, nil, nil)
+	wantStatus(t, again, http.StatusTooManyRequests, "rate_limited")
+	if again.Header.Get("Retry-After") != "2" {
+		t.Fatalf("Retry-After %q", again.Header.Get("Retry-After"))
+	}
 	// A disabled channel still gets its test; the log shows it delivered.
 	var log []apiDelivery
 	edgetest.WaitFor(t, 10*time.Second, func() bool {

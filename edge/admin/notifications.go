@@ -40,6 +40,11 @@ type ChannelItem struct {
 	Version uint64
 }
 
+// TestEvery bounds how often one channel is sent a test: a script or a
+// double click looping on "send test" must not fill the NOTIFY queue
+// (bounded in bytes) that real notifications wait in, nor a team's chat.
+const TestEvery = 2 * time.Second
+
 // Delivery log bounds: how many records a read returns by default and at
 // most.
 const (
@@ -164,13 +169,23 @@ func (s *Service) DeleteChannel(ctx context.Context, who Actor, id string, expec
 // TestChannel queues a test message for the channel (enabled or not, with
 // no cooldown) and returns its delivery id: the X-Relay-Delivery of the
 // request the notifier sends, and the id of its records in the delivery
-// log.
+// log. One test per channel per TestEvery: another answers rate limited.
 func (s *Service) TestChannel(ctx context.Context, who Actor, id string) (string, error) {
 	ch, err := s.liveChannel(ctx, id)
 	if err != nil {
 		return "", err
 	}
-	subject, env, err := notify.Test(ch.Channel, time.Now(), who.Username)
+	now := time.Now()
+	free, err := s.store.Claim(ctx, store.ClaimName("admin-test", ch.ID), events.NewID(now), TestEvery)
+	if err != nil {
+		return "", err
+	}
+	if !free {
+		e := fault.New(fault.RateLimited, "a test was sent to this channel less than "+TestEvery.String()+" ago; wait and send it again")
+		e.RetryAfter = int(TestEvery / time.Second)
+		return "", e
+	}
+	subject, env, err := notify.Test(ch.Channel, now, who.Username)
 	if err != nil {
 		return "", err
 	}

@@ -479,8 +479,8 @@ func openAPISpec() oaObj {
 		body: oaRef("ChannelUpdate"), okBody: oaEnvelope(oaRef("Channel")), etag: true, errors: entityErrs}))
 	add("delete", "/api/v2/notifications/{id}", admin(oaOp{summary: "Delete a channel: nothing more is sent to it", tags: notifTags, params: []oaObj{oaPathID, oaIfMatch},
 		okBody: oaEnvelope(oaRef("Channel")), etag: true, errors: entityErrs}))
-	add("post", "/api/v2/notifications/{id}/test", admin(oaOp{summary: "Queue a test message (enabled or not, no cooldown); its outcome shows in the deliveries", tags: notifTags,
-		params: []oaObj{oaPathID}, okStatus: "202", okBody: oaEnvelope(oaRef("ChannelTest")), errors: entityErrs}))
+	add("post", "/api/v2/notifications/{id}/test", admin(oaOp{summary: "Queue a test message (enabled or not, no cooldown; one per channel every 2 s, else 429); its outcome shows in the deliveries", tags: notifTags,
+		params: []oaObj{oaPathID}, okStatus: "202", okBody: oaEnvelope(oaRef("ChannelTest")), errors: []string{"400", "401", "404", "409", "429"}}))
 	add("get", "/api/v2/notifications/{id}/deliveries", admin(oaOp{summary: "The channel's newest delivery attempts, newest first (the log keeps 200)", tags: notifTags,
 		params: []oaObj{oaPathID, oaParam("limit", "query", "how many, 1 to 200 (default 50)", oaBounded(oaInt(""), 1, store.MaxDeliveryLog), false)},
 		okBody: oaEnvelope(oaObject(oaObj{"items": oaArray(oaRef("Delivery"), "")})), errors: []string{"400", "401", "404"}}))
