@@ -77,6 +77,13 @@ func (s *Server) routes() *echo.Echo {
 	g.POST("/accounts/:platform/:id/reset-rate-limit", a.ResetRateLimit)
 	g.GET("/accounts/:platform/:id/availability", a.AccountAvailability)
 	g.GET("/accounts/:platform/:id/stats", a.AccountStats)
+	g.GET("/notifications", a.ListChannels)
+	g.POST("/notifications", a.CreateChannel)
+	g.GET("/notifications/:id", a.GetChannel)
+	g.PUT("/notifications/:id", a.UpdateChannel)
+	g.DELETE("/notifications/:id", a.DeleteChannel)
+	g.POST("/notifications/:id/test", a.TestChannel)
+	g.GET("/notifications/:id/deliveries", a.ChannelDeliveries)
 	g.GET("/audit", a.ListAudit)
 
 	s.routePaths = map[string]bool{}

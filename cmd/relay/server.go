@@ -265,6 +265,7 @@ func runServer(ctx context.Context, role string, args []string, getenv func(stri
 	ecfg.MaxRetries, ecfg.StickyTTL = cfg.MaxRetries, cfg.StickyTTL
 	ecfg.TrustedProxies = cfg.TrustedProxies
 	ecfg.MetricsToken = cfg.MetricsToken
+	ecfg.NotifyAllowPrivate = cfg.NotifyAllowPrivate
 	if ecfg.Location, err = time.LoadLocation(cfg.TZ); err != nil {
 		return usageError{err}
 	}
