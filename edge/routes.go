@@ -71,6 +71,8 @@ func (s *Server) routes() *echo.Echo {
 	g.GET("/accounts/:platform/:id/availability", a.AccountAvailability)
 	g.GET("/accounts/:platform/:id/stats", a.AccountStats)
 	g.GET("/audit", a.ListAudit)
+	g.GET("/usage/export", a.UsageExport)
+	g.GET("/usage/live", a.UsageLive)
 
 	s.routePaths = map[string]bool{}
 	for _, r := range e.Routes() {

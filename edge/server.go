@@ -100,6 +100,9 @@ type Config struct {
 	// scraper presenting it as a Bearer token; unset, /metrics there
 	// answers 404 and metrics are served by MetricsHandler only.
 	MetricsToken string
+	// LiveHeartbeat is how long a usage live feed stays quiet before an
+	// SSE comment keeps proxies from closing it (0: 15 s).
+	LiveHeartbeat time.Duration
 }
 
 // Defaults returns the documented defaults.
@@ -194,6 +197,9 @@ type Deps struct {
 	Ready []ReadyCheck
 	// Prices prices usage at the time of each request.
 	Prices Prices
+	// Analyst reads USAGE for the usage export and live feed: a connection
+	// with the analyst's read-only rights. nil: both answer 503.
+	Analyst jetstream.JetStream
 }
 
 // Prices gives the price table in force.
@@ -269,7 +275,8 @@ func New(cfg Config, d Deps) (*Server, error) {
 	s.admin, err = adminapi.New(adminapi.Config{
 		JWTSecret: cfg.JWTSecret, TokenTTL: cfg.TokenTTL,
 		DeviceCookieTTL: cfg.DeviceCookieTTL, TrustedProxies: cfg.TrustedProxies,
-	}, adminapi.Deps{Actions: actions, Registry: d.Registry})
+		Location: cfg.Location, LiveHeartbeat: cfg.LiveHeartbeat,
+	}, adminapi.Deps{Actions: actions, Registry: d.Registry, Usage: d.Analyst})
 	if err != nil {
 		return nil, err
 	}
@@ -332,6 +339,10 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		return err
 	case <-ctx.Done():
 	}
+	// The usage live feeds never end by themselves: end them now, so
+	// they hold no connection through the grace (their clients reconnect,
+	// to another edge).
+	s.admin.HaltStreams()
 	// Streams still running shortly before the grace ends are ended by
 	// relay, with an error event and their usage recorded, rather than cut
 	// by closing their connections.
