@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	"io"
 	"mime"
 	"net"
 	"net/http"
@@ -20,6 +21,7 @@ import (
 	"relay/edge/edgetest"
 	"relay/edge/upstreamtest"
 	"relay/events"
+	"relay/events/streams"
 	"relay/events/usagelog"
 	"relay/store/redistest"
 )
@@ -417,4 +419,48 @@ func TestUsageLiveEndsAtShutdown(t *testing.T) {
 		}
 		t.Logf("shutdown with an open live feed took %v", time.Since(begin))
 	})
+}
+
+// An export cut after its first bytes (here: the client hangs up in the
+// middle of a long download) aborts the response, logged as aborted,
+// never as a finished export.
+func TestUsageExportCutIsAborted(t *testing.T) {
+	logs := &edgetest.LogBuffer{}
+	e := edgetest.Start(t, redistest.Embedded(t), edgetest.Options{Log: logs})
+	token := e.AdminToken(t)
+	ctx := context.Background()
+	const n = 1000 // about 4 MB of CSV: more than the socket buffers take
+	for i := range n {
+		env, err := events.New(events.UsageRecorded, time.Now(), "key:k", "", events.Usage{
+			ID: events.NewID(time.Now()), KeyID: "k", AccountID: "a", Platform: usagelog.PlatformClaude,
+			Model: strings.Repeat("m", 4000), Status: 200, Outcome: events.OutcomeOK, Attempts: i,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := streams.Publish(ctx, e.JS, events.UsageSubject(usagelog.PlatformClaude, "k"), env, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	req, _ := http.NewRequest(http.MethodGet, e.HTTP.URL+"/api/v2/usage/export", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := e.HTTP.Client().Do(req)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("export: %v %v", resp, err)
+	}
+	if _, err := io.ReadFull(resp.Body, make([]byte, 1024)); err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close() // the client is gone
+	edgetest.WaitFor(t, 10*time.Second, func() bool {
+		return strings.Contains(logs.String(), `"message":"usage export cut"`) && strings.Contains(logs.String(), `"route":"/api/v2/usage/export"`)
+	})
+	for line := range strings.Lines(logs.String()) {
+		if strings.Contains(line, `"route":"/api/v2/usage/export"`) && !strings.Contains(line, `"aborted":true`) {
+			t.Fatalf("the cut export was logged as finished: %s", line)
+		}
+		if strings.Contains(line, `"message":"usage export"`) {
+			t.Fatalf("the cut export was logged as complete: %s", line)
+		}
+	}
 }
