@@ -103,6 +103,9 @@ type Config struct {
 	// LiveHeartbeat is how long a usage live feed stays quiet before an
 	// SSE comment keeps proxies from closing it (0: 15 s).
 	LiveHeartbeat time.Duration
+	// LiveBuffer is how many events a usage live feed's reader may fall
+	// behind before it is dropped (0: 256).
+	LiveBuffer int
 }
 
 // Defaults returns the documented defaults.
@@ -275,7 +278,7 @@ func New(cfg Config, d Deps) (*Server, error) {
 	s.admin, err = adminapi.New(adminapi.Config{
 		JWTSecret: cfg.JWTSecret, TokenTTL: cfg.TokenTTL,
 		DeviceCookieTTL: cfg.DeviceCookieTTL, TrustedProxies: cfg.TrustedProxies,
-		Location: cfg.Location, LiveHeartbeat: cfg.LiveHeartbeat,
+		Location: cfg.Location, LiveHeartbeat: cfg.LiveHeartbeat, LiveBuffer: cfg.LiveBuffer,
 	}, adminapi.Deps{Actions: actions, Registry: d.Registry, Usage: d.Analyst})
 	if err != nil {
 		return nil, err

@@ -464,3 +464,75 @@ func TestUsageExportCutIsAborted(t *testing.T) {
 		}
 	}
 }
+
+// A live reader that stops reading is dropped once it is more than its
+// buffer behind: the edge never holds a growing backlog for it, and the
+// stream ends (aborted) instead of hanging.
+func TestUsageLiveDropsASlowReader(t *testing.T) {
+	logs := &edgetest.LogBuffer{}
+	e := edgetest.Start(t, redistest.Embedded(t), edgetest.Options{Log: logs, Edge: func(c *edge.Config) { c.LiveBuffer = 4 }})
+	token := e.AdminToken(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, e.HTTP.URL+"/api/v2/usage/live", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := e.HTTP.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	br := bufio.NewReader(resp.Body)
+	if line, err := br.ReadString('\n'); err != nil || !strings.HasPrefix(line, ": following USAGE") {
+		t.Fatalf("live: %q %v", line, err)
+	}
+	const total = 192
+	// 12 MB of events, far more than the socket buffers and the feed's
+	// buffer of 4 hold, while the client reads nothing.
+	big := strings.Repeat("m", 64<<10)
+	for range total {
+		env, err := events.New(events.UsageRecorded, time.Now(), "key:k", "", events.Usage{
+			ID: events.NewID(time.Now()), KeyID: "k", Platform: usagelog.PlatformClaude, Model: "m", SessionHash: big, Status: 200, Outcome: events.OutcomeOK,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := streams.Msg(events.UsageSubject(usagelog.PlatformClaude, "k"), env)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.JS.PublishMsgAsync(m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	select {
+	case <-e.JS.PublishAsyncComplete():
+	case <-time.After(10 * time.Second):
+		t.Fatal("publish did not complete")
+	}
+	edgetest.WaitFor(t, 5*time.Second, func() bool { return strings.Contains(logs.String(), "the reader fell behind and is dropped") })
+	// What reached the socket can still be read; then the stream ends with
+	// an error, not a clean end, and well before all the events.
+	got := 0
+	done := make(chan error, 1)
+	go func() {
+		for {
+			line, err := br.ReadString('\n')
+			if strings.HasPrefix(line, "event: ") {
+				got++
+			}
+			if err != nil {
+				done <- err
+				return
+			}
+		}
+	}()
+	select {
+	case err := <-done:
+		if err == io.EOF || got >= total {
+			t.Fatalf("the dropped feed ended with %v after %d events; want an aborted stream", err, got)
+		}
+		t.Logf("the dropped reader got %d of %d events, then %v", got, total, err)
+	case <-time.After(5 * time.Second):
+		t.Fatal("the dropped feed did not end")
+	}
+}

@@ -166,8 +166,13 @@ func (s *API) UsageLive(c echo.Context) error {
 		},
 		// The first bytes say the feed is following: every event stored
 		// from then on comes. A failure here shows at the next write.
-		Ready:  func() { _, _ = w.Write([]byte(": following USAGE\n\n")) },
-		OnDrop: func() { log.Warn().Msg("usage live feed: the reader fell behind and is dropped") },
+		Ready: func() { _, _ = w.Write([]byte(": following USAGE\n\n")) },
+		// A reader that fell behind is dropped at once: the write it may be
+		// blocked in fails now rather than at its deadline.
+		OnDrop: func() {
+			log.Warn().Msg("usage live feed: the reader fell behind and is dropped")
+			_ = w.ctl.SetWriteDeadline(time.Now())
+		},
 	}, func(e *usagelog.Event) error {
 		buf = usagelog.AppendSSE(buf[:0], e)
 		_, err := w.Write(buf)
