@@ -85,6 +85,8 @@ func (s *Server) routes() *echo.Echo {
 	g.POST("/notifications/:id/test", a.TestChannel)
 	g.GET("/notifications/:id/deliveries", a.ChannelDeliveries)
 	g.GET("/audit", a.ListAudit)
+	g.GET("/usage/export", a.UsageExport)
+	g.GET("/usage/live", a.UsageLive)
 
 	s.routePaths = map[string]bool{}
 	for _, r := range e.Routes() {
