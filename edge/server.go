@@ -19,6 +19,7 @@ import (
 	"relay/edge/admin"
 	"relay/edge/adminapi"
 	"relay/edge/catalog"
+	"relay/edge/console"
 	"relay/edge/relay"
 	"relay/edge/secrets"
 	"relay/projections/pricing"
@@ -227,6 +228,8 @@ type Server struct {
 	routePaths map[string]bool
 	// adminRoutes are the /api/v2 routes, for 405 answers.
 	adminRoutes []adminRoute
+	// stats is the key holder's page, /stats.
+	stats *console.Handler
 }
 
 // New builds the edge.
@@ -271,6 +274,9 @@ func New(cfg Config, d Deps) (*Server, error) {
 		DeviceCookieTTL: cfg.DeviceCookieTTL, TrustedProxies: cfg.TrustedProxies,
 	}, adminapi.Deps{Actions: actions, Registry: d.Registry})
 	if err != nil {
+		return nil, err
+	}
+	if s.stats, err = newStatsPage(cfg, d.Log, actions); err != nil {
 		return nil, err
 	}
 	s.echo = s.routes()
