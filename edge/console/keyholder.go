@@ -251,7 +251,7 @@ func holderOf(l *Locale, masked string, view admin.KeyHolderView) *holderView {
 		hv.Status, hv.Class = "keys.status.expired", "state-expired"
 		hv.Expiry, hv.ExpAt = l.F("stats.expired", relative(l, *k.ExpiresAt, now)), formatTime(*k.ExpiresAt, limitsLoc)
 	case k.ExpiresAt != nil:
-		hv.Expiry, hv.ExpAt = l.F("stats.expiresIn", relative(l, *k.ExpiresAt, now)), formatTime(*k.ExpiresAt, limitsLoc)
+		hv.Expiry, hv.ExpAt = relative(l, *k.ExpiresAt, now), formatTime(*k.ExpiresAt, limitsLoc)
 	case k.ExpirationMode == "activation" && !k.IsActivated && k.ActivationDays > 0:
 		unit := "unit." + k.ActivationUnit
 		if !l.Has(unit) {

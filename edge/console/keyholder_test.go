@@ -146,7 +146,7 @@ func TestStatsShowsTheKeyMaskedAndItsFigures(t *testing.T) {
 		`<code id="holder-key">cr_...def</code>`,
 		// The name is text, escaped.
 		`alice &lt;b&gt;&#34;laptop&#34;&lt;/b&gt; &amp; co`,
-		"Claude only", "Active", "expires in 3 days",
+		"Claude only", "Active", "in 3 days",
 		"Daily cost", "$17.50 / $20.00", "resets in 5 h", "m-high",
 		"Requests in window", "37 / 200", "resets in 12 min",
 		"Concurrent requests", "1 / 4", "frees as requests end",
@@ -346,7 +346,7 @@ func TestHolderOfExpiry(t *testing.T) {
 		key  events.Key
 		want string
 	}{
-		{events.Key{ExpirationMode: "fixed", ExpiresAt: &future}, "expires in 2 days"},
+		{events.Key{ExpirationMode: "fixed", ExpiresAt: &future}, "in 2 days"},
 		{events.Key{ExpirationMode: "fixed", ExpiresAt: &past}, "expired 2 h ago"},
 		{events.Key{ExpirationMode: "activation", ActivationDays: 30, ActivationUnit: "days"}, "not activated yet: valid for 30 days after first use"},
 		{events.Key{ExpirationMode: "fixed"}, "never"},
