@@ -3,10 +3,12 @@ package edge
 import (
 	"crypto/hmac"
 	"crypto/sha256"
+	"net/http"
 
 	"github.com/rs/zerolog"
 
 	"relay/edge/console"
+	"relay/edge/httpx"
 )
 
 // newStatsPage builds the key holder's page, /stats (DESIGN.md section 8):
@@ -16,5 +18,8 @@ import (
 func newStatsPage(cfg Config, log zerolog.Logger, kh console.KeyHolder) (*console.Handler, error) {
 	m := hmac.New(sha256.New, cfg.JWTSecret)
 	m.Write([]byte("relay key holder page v1"))
-	return console.New(console.Config{Secret: m.Sum(nil), Logger: log, KeyHolder: kh}, nil)
+	// Its cookies are Secure when the browser came over TLS, to relay or to
+	// a trusted proxy, as the admin API's device cookie is.
+	secure := func(r *http.Request) bool { return httpx.OverTLS(r, cfg.TrustedProxies) }
+	return console.New(console.Config{Secret: m.Sum(nil), Logger: log, KeyHolder: kh, Secure: secure}, nil)
 }

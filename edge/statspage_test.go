@@ -4,11 +4,13 @@ import (
 	"io"
 	"net/http"
 	"net/http/cookiejar"
+	"net/netip"
 	"net/url"
 	"regexp"
 	"strings"
 	"testing"
 
+	"relay/edge"
 	"relay/edge/edgetest"
 	"relay/edge/upstreamtest"
 	"relay/events"
@@ -65,7 +67,9 @@ func (s *statsClient) look(secret string) (int, http.Header, string) {
 // its nearest limit, as the admin action reads them; one answer for every
 // bad key; the key never in the page but masked.
 func TestStatsPageOnTheEdge(t *testing.T) {
-	e := newRelayEnv(t, redistest.Embedded(t), 1)
+	e := newRelayEnvWith(t, redistest.Embedded(t), 1, edgetest.Options{Edge: func(c *edge.Config) {
+		c.TrustedProxies = append(c.TrustedProxies, netip.MustParsePrefix("127.0.0.1/32"))
+	}})
 	e.UpdateKey(t, "key1", `{"name":"alice <laptop>","rateLimitWindow":60,"rateLimitRequests":100,"dailyCostLimitMicros":50000000}`)
 	e.up.SetDefault(upstreamtest.Reply{Text: "ok", Usage: upstreamtest.Usage{InputTokens: 1200, OutputTokens: 300}})
 	for i := range 3 {
@@ -122,6 +126,24 @@ func TestStatsPageOnTheEdge(t *testing.T) {
 			first = body
 		} else if body != first {
 			t.Errorf("%s key: the answer differs from another bad key's", name)
+		}
+	}
+
+	// Behind a trusted TLS proxy the form's cookie is Secure; over plain
+	// HTTP it cannot be.
+	for proto, want := range map[string]bool{"https": true, "": false} {
+		req, _ := http.NewRequest(http.MethodGet, e.HTTP.URL+"/stats", nil)
+		if proto != "" {
+			req.Header.Set("X-Forwarded-Proto", proto)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		ck := resp.Header.Get("Set-Cookie")
+		if !strings.HasPrefix(ck, "relay_stats_csrf=") || strings.Contains(ck, "; Secure") != want {
+			t.Errorf("X-Forwarded-Proto %q: Set-Cookie %q, want Secure=%v", proto, ck, want)
 		}
 	}
 
