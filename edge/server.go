@@ -19,6 +19,7 @@ import (
 	"relay/edge/admin"
 	"relay/edge/adminapi"
 	"relay/edge/catalog"
+	"relay/edge/console"
 	"relay/edge/relay"
 	"relay/edge/secrets"
 	"relay/projections/pricing"
@@ -240,6 +241,8 @@ type Server struct {
 	routePaths map[string]bool
 	// adminRoutes are the /api/v2 routes, for 405 answers.
 	adminRoutes []adminRoute
+	// stats is the key holder's page, /stats.
+	stats *console.Handler
 }
 
 // New builds the edge.
@@ -286,6 +289,9 @@ func New(cfg Config, d Deps) (*Server, error) {
 		Location: cfg.Location, LiveHeartbeat: cfg.LiveHeartbeat, LiveBuffer: cfg.LiveBuffer,
 	}, adminapi.Deps{Actions: actions, Registry: d.Registry, Usage: d.Analyst})
 	if err != nil {
+		return nil, err
+	}
+	if s.stats, err = newStatsPage(cfg, d.Log, actions); err != nil {
 		return nil, err
 	}
 	s.echo = s.routes()
