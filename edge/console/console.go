@@ -48,6 +48,9 @@ type Config struct {
 	// Now is the clock (tests). Default time.Now.
 	Now    func() time.Time
 	Logger zerolog.Logger
+	// Channels are the notification channel actions (nil: the channels
+	// page says notifications are not available).
+	Channels Channels
 }
 
 // Defaults fills what c leaves empty.
@@ -217,6 +220,7 @@ func (h *Handler) Mount(g *echo.Group) {
 	in.GET("/accounts/:id", h.accountEditPage)
 	in.POST("/accounts/:id", h.accountUpdate)
 	in.POST("/accounts/:id/action", h.accountAction)
+	h.mountChannels(in)
 	in.GET("/audit", h.auditPage)
 	in.GET("/live", h.live)
 	in.GET("/settings", h.settings)

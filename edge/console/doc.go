@@ -10,7 +10,8 @@
 //
 // It may import relay/events, relay/projections (the usage counters the
 // pages show), relay/edge/fault (so the admin actions' errors pass through
-// unchanged) and relay/edge/httpx; never the store, NATS, the admin
-// actions' package or the edge server itself: cmd/relay or edge wires an
-// adapter from the admin actions to Backend.
+// unchanged), relay/edge/httpx and relay/edge/admin (the notification
+// channels page calls the admin actions through Channels, a method set
+// *admin.Service has); never the store, NATS or the edge server itself:
+// cmd/relay or edge wires an adapter from the admin actions to Backend.
 package console
