@@ -42,6 +42,13 @@ func TestChannelsListShowsEveryColumn(t *testing.T) {
 			t.Errorf("the list shows %q", leak)
 		}
 	}
+	// The channel's own page escapes the name in its heading, its field
+	// and its delete confirmation.
+	page := b.get("/console/channels/ch-001").Body.String()
+	requireContains(t, page, "Channel ops &lt;b&gt;alerts&lt;/b&gt;", `value="ops &lt;b&gt;alerts&lt;/b&gt;"`, `data-confirm="Delete channel ops &lt;b&gt;alerts&lt;/b&gt;?`)
+	if strings.Contains(page, "<b>alerts") || strings.Contains(page, "T000/B000") {
+		t.Error("the channel page shows the name unescaped or the URL in clear")
+	}
 }
 
 func TestChannelsWithoutNotificationsSaySo(t *testing.T) {
@@ -220,9 +227,10 @@ func TestChannelFormsRefuseWithoutCSRF(t *testing.T) {
 	id := fc.add("ops", events.ChannelSlack, "https://hooks.slack.com/services/x", "")
 	good := b.csrf("/console/channels/" + id)
 	forms := map[string]url.Values{
-		"/console/channels/new":               {"name": {"x"}, "type": {"slack"}, "url": {"https://e.com/h"}},
-		"/console/channels/" + id:             {"name": {"renamed"}, "type": {"slack"}},
-		"/console/channels/" + id + "/action": {"action": {"delete"}},
+		"/console/channels/new":                {"name": {"x"}, "type": {"slack"}, "url": {"https://e.com/h"}},
+		"/console/channels/" + id:              {"name": {"renamed"}, "type": {"slack"}},
+		"/console/channels/" + id + "/action":  {"action": {"delete"}},
+		"/console/channels/" + id + "/action?": {"action": {"test"}},
 	}
 	for path, form := range forms {
 		for _, tok := range []string{"", "forged"} {
