@@ -32,6 +32,9 @@ type Channels interface {
 	Deliveries(ctx context.Context, id string, limit int) ([]admin.DeliveryRecord, error)
 }
 
+// *admin.Service is what relay passes: it has Channels' method set as it is.
+var _ Channels = (*admin.Service)(nil)
+
 // channelDeliveries is how many delivery records a channel's page shows.
 const channelDeliveries = 50
 

@@ -37,9 +37,6 @@ type fakeChannel struct {
 
 var _ Channels = (*fakeChannels)(nil)
 
-// *admin.Service is what relay passes: it must satisfy Channels as it is.
-var _ Channels = (*admin.Service)(nil)
-
 func newFakeChannels(now time.Time) *fakeChannels {
 	return &fakeChannels{now: func() time.Time { return now }}
 }
