@@ -11,11 +11,12 @@ import (
 )
 
 var (
-	auditKinds = []string{"", events.EntityKey, events.EntityAccount, events.EntityAdmin}
+	auditKinds = []string{"", events.EntityKey, events.EntityAccount, events.EntityAdmin, events.EntityNotification}
 	auditTypes = []string{"",
 		events.KeyCreated, events.KeyUpdated, events.KeyDeleted, events.KeyRestored, events.KeyActivated,
 		events.AccountCreated, events.AccountUpdated, events.AccountDeleted,
 		events.AdminCreated, events.AdminPasswordChanged,
+		events.NotificationCreated, events.NotificationUpdated, events.NotificationDeleted,
 	}
 )
 

@@ -51,6 +51,9 @@ type Config struct {
 	// KeyHolder answers the key holder's page, /stats (MountStats); nil
 	// leaves it unanswered.
 	KeyHolder KeyHolder
+	// Channels are the notification channel actions (nil: the channels
+	// page says notifications are not available).
+	Channels Channels
 }
 
 // Defaults fills what c leaves empty.
@@ -220,6 +223,7 @@ func (h *Handler) Mount(g *echo.Group) {
 	in.GET("/accounts/:id", h.accountEditPage)
 	in.POST("/accounts/:id", h.accountUpdate)
 	in.POST("/accounts/:id/action", h.accountAction)
+	h.mountChannels(in)
 	in.GET("/audit", h.auditPage)
 	in.GET("/live", h.live)
 	in.GET("/settings", h.settings)

@@ -12,7 +12,8 @@
 // pages show), relay/edge/fault (so the admin actions' errors pass through
 // unchanged) and relay/edge/httpx; never the store, NATS or the edge
 // server itself: cmd/relay or edge wires an adapter from the admin actions
-// to Backend. It imports relay/edge/admin only for the key holder's view
-// (KeyHolder, the public page /stats) and relay/edge/secrets to mask the
-// key that page shows.
+// to Backend. It imports relay/edge/admin for the key holder's view
+// (KeyHolder, the public page /stats) and for the notification channels
+// page, which calls the admin actions through Channels, a method set
+// *admin.Service has; and relay/edge/secrets to mask the key /stats shows.
 package console
