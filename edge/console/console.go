@@ -48,6 +48,10 @@ type Config struct {
 	// Now is the clock (tests). Default time.Now.
 	Now    func() time.Time
 	Logger zerolog.Logger
+	// UsageReports feeds the Usage page and its CSV download from the
+	// USAGE stream (usagelog.Reports over the analyst's connection); nil:
+	// the page says the export is off.
+	UsageReports UsageReports
 }
 
 // Defaults fills what c leaves empty.
@@ -219,6 +223,7 @@ func (h *Handler) Mount(g *echo.Group) {
 	in.POST("/accounts/:id/action", h.accountAction)
 	in.GET("/audit", h.auditPage)
 	in.GET("/live", h.live)
+	h.mountUsage(in)
 	in.GET("/settings", h.settings)
 	in.POST("/settings/password", h.changePassword)
 	in.POST("/logout", h.logout)
