@@ -174,7 +174,7 @@ func (h *Handler) usagePage(c echo.Context) error {
 	v.Ran = true
 	v.Window = usageWindow(p.L, req, loc)
 	v.ExportURL = "/console/usage/export?" + exportQuery(req).Encode()
-	v.Columns = []string{"usagepage.group." + string(dims[0])}
+	v.Columns = []string{"usagepage.col." + string(dims[0])}
 	h.fillUsage(&v, dims[0], keys, totals, loc)
 	return h.render(c, http.StatusOK, "usagepage", v)
 }
