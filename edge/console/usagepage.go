@@ -40,6 +40,10 @@ var _ UsageReports = usagelog.Reports{}
 // the rest are counted in the totals and the note says how many there are.
 const maxUsageGroups = 500
 
+// usagePageTimeout bounds the folding of a page's window (the download
+// has no such bound: it streams). A variable for tests.
+var usagePageTimeout = 60 * time.Second
+
 // usageDefaultFrom is the window a Usage page opens with.
 const usageDefaultFrom = "7d"
 
@@ -71,6 +75,25 @@ type usageRow struct {
 	CostFull string
 }
 
+// usageOption is an option of a select; a value the select does not list
+// (a comma list typed into the URL) is shown as its own option, so the
+// form never claims "any" while a filter applies.
+type usageOption struct {
+	Value    string
+	Selected bool
+}
+
+func usageOptions(known []string, value string) []usageOption {
+	out := []usageOption{{Value: "", Selected: value == ""}}
+	for _, k := range known {
+		out = append(out, usageOption{Value: k, Selected: k == value})
+	}
+	if value != "" && !slices.Contains(known, value) {
+		out = append(out, usageOption{Value: value, Selected: true})
+	}
+	return out
+}
+
 type usageCell struct {
 	Text, Link string
 }
@@ -82,9 +105,10 @@ type usagePageView struct {
 	Errors    map[string]string
 	Other     []string // errors of parameters the form has no field for
 	Groups    []usagelog.Dim
-	Platforms []string
-	Outcomes  []string
+	Platforms []usageOption
+	Outcomes  []usageOption
 	Timezone  string
+	TooLong   bool   // the table took longer than usagePageTimeout
 	Window    string // the window as shown, absolute
 	Ran       bool
 	Columns   []string // catalogue keys of the dimension columns
@@ -127,7 +151,7 @@ func (h *Handler) usagePage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	v := usagePageView{page: p, Groups: usageGroups, Platforms: usagelog.Platforms, Outcomes: usagelog.Outcomes, Errors: map[string]string{}}
+	v := usagePageView{page: p, Groups: usageGroups, Errors: map[string]string{}}
 	reports := h.cfg.UsageReports
 	if reports == nil {
 		v.Off = true
@@ -139,8 +163,9 @@ func (h *Handler) usagePage(c echo.Context) error {
 	v.Form = usageForm{
 		From: params.Get("from"), To: params.Get("to"), KeyID: strings.Join(params["keyId"], ","),
 		AccountID: strings.Join(params["accountId"], ","), Model: strings.Join(params["model"], ","),
-		Platform: params.Get("platform"), Outcome: params.Get("outcome"), Group: group,
+		Platform: strings.Join(params["platform"], ","), Outcome: strings.Join(params["outcome"], ","), Group: group,
 	}
+	v.Platforms, v.Outcomes = usageOptions(usagelog.Platforms, v.Form.Platform), usageOptions(usagelog.Outcomes, v.Form.Outcome)
 	now := h.usageNow()
 	req, perr := usagelog.ParseExportRequest(params, now, loc)
 	dims, derr := usagelog.ParseDims(group)
@@ -167,13 +192,21 @@ func (h *Handler) usagePage(c echo.Context) error {
 		req.To = now
 	}
 	req.Format = usagelog.CSV
-	keys, totals, _, err := reports.Aggregate(c.Request().Context(), req, dims)
-	if err != nil {
-		return h.failed(c, err)
-	}
 	v.Ran = true
 	v.Window = usageWindow(p.L, req, loc)
 	v.ExportURL = "/console/usage/export?" + exportQuery(req).Encode()
+	ctx, cancel := context.WithTimeout(c.Request().Context(), usagePageTimeout)
+	defer cancel()
+	keys, totals, _, err := reports.Aggregate(ctx, req, dims)
+	if errors.Is(err, context.DeadlineExceeded) && c.Request().Context().Err() == nil {
+		// A window too heavy to fold while a browser waits: say so, and
+		// still offer its download (which streams, however long).
+		v.TooLong = true
+		return h.render(c, http.StatusOK, "usagepage", v)
+	}
+	if err != nil {
+		return h.failed(c, err)
+	}
 	v.Columns = []string{"usagepage.col." + string(dims[0])}
 	h.fillUsage(&v, dims[0], keys, totals, loc)
 	return h.render(c, http.StatusOK, "usagepage", v)

@@ -29,9 +29,11 @@ type fakeReports struct {
 	fail   error // Aggregate's and Export's error
 	// failAfter makes Export fail after writing its body.
 	failAfter bool
-	aggs      []usagelog.ExportRequest
-	dims      [][]usagelog.Dim
-	exports   []usagelog.ExportRequest
+	// slow makes Aggregate wait for its context to end.
+	slow    bool
+	aggs    []usagelog.ExportRequest
+	dims    [][]usagelog.Dim
+	exports []usagelog.ExportRequest
 }
 
 type fakeGroup struct {
@@ -46,10 +48,14 @@ func newFakeReports() *fakeReports {
 
 func (f *fakeReports) Location() *time.Location { return f.loc }
 
-func (f *fakeReports) Aggregate(_ context.Context, r usagelog.ExportRequest, dims []usagelog.Dim) ([][]string, []usagelog.Totals, usagelog.Stats, error) {
+func (f *fakeReports) Aggregate(ctx context.Context, r usagelog.ExportRequest, dims []usagelog.Dim) ([][]string, []usagelog.Totals, usagelog.Stats, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.aggs, f.dims = append(f.aggs, r), append(f.dims, dims)
+	if f.slow {
+		<-ctx.Done()
+		return nil, nil, usagelog.Stats{}, ctx.Err()
+	}
 	if f.fail != nil {
 		return nil, nil, usagelog.Stats{}, f.fail
 	}
@@ -380,5 +386,35 @@ func TestUsageLinksOnKeyAndAccountPages(t *testing.T) {
 				t.Errorf("export on=%v: %s has the export link: %v", on, path, !on)
 			}
 		}
+	}
+}
+
+func TestUsagePageShowsFiltersTheSelectsDoNotList(t *testing.T) {
+	f := newFakeReports()
+	b := usageServer(t, f)
+	body := b.get("/console/usage?platform=codex&platform=claude-console&outcome=ok,refused").Body.String()
+	requireContains(t, body, `<option value="codex,claude-console" selected>codex,claude-console</option>`,
+		`<option value="ok,refused" selected>ok,refused</option>`, `<option value="">Any</option>`)
+	req, _ := f.lastAgg(t)
+	if !slices.Equal(req.Filter.Platforms, []string{"codex", "claude-console"}) || !slices.Equal(req.Filter.Outcomes, []string{"ok", "refused"}) {
+		t.Errorf("filter %+v", req.Filter)
+	}
+	if strings.Contains(body, `<option value="" selected>`) {
+		t.Error("the selects claim any while filters apply")
+	}
+}
+
+func TestUsagePageTooLongStillOffersTheDownload(t *testing.T) {
+	old := usagePageTimeout
+	usagePageTimeout = 50 * time.Millisecond
+	t.Cleanup(func() { usagePageTimeout = old })
+	f := newFakeReports()
+	f.slow = true
+	b := usageServer(t, f)
+	rec := b.get("/console/usage?from=365d")
+	requireStatus(t, rec, http.StatusOK)
+	requireContains(t, rec.Body.String(), `id="usage-too-long"`, "too many events to group", `id="usage-download" href="/console/usage/export?format=csv&amp;from=2025-12-04T10%3A30%3A15Z`)
+	if strings.Contains(rec.Body.String(), `id="usage-table"`) {
+		t.Error("a timed-out page shows a table")
 	}
 }
