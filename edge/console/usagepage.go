@@ -208,7 +208,7 @@ func (h *Handler) usagePage(c echo.Context) error {
 		return h.failed(c, err)
 	}
 	v.Columns = []string{"usagepage.col." + string(dims[0])}
-	h.fillUsage(&v, dims[0], keys, totals, loc)
+	h.fillUsage(&v, req, dims[0], keys, totals, loc)
 	return h.render(c, http.StatusOK, "usagepage", v)
 }
 
@@ -269,7 +269,7 @@ func usageWindow(l *Locale, r usagelog.ExportRequest, loc *time.Location) string
 // fillUsage turns the groups into the table (at most maxUsageGroups rows:
 // the latest buckets of a time grouping, the costliest of the others) and
 // the chart.
-func (h *Handler) fillUsage(v *usagePageView, dim usagelog.Dim, keys [][]string, totals []usagelog.Totals, loc *time.Location) {
+func (h *Handler) fillUsage(v *usagePageView, req usagelog.ExportRequest, dim usagelog.Dim, keys [][]string, totals []usagelog.Totals, loc *time.Location) {
 	lang := v.L.Tag
 	v.Count = len(keys)
 	var sum usagelog.Totals
@@ -308,7 +308,7 @@ func (h *Handler) fillUsage(v *usagePageView, dim usagelog.Dim, keys [][]string,
 		v.Rows = append(v.Rows, usageRowOf(lang, []usageCell{cell}, totals[i]))
 	}
 	if timed {
-		v.Chart = renderChart(chartInput{Granularity: granularityOf(dim), Buckets: timeBuckets(dim, keys, totals, idx, loc), Loc: loc, L: v.L})
+		v.Chart = renderChart(chartInput{Granularity: granularityOf(dim), Buckets: timeBuckets(dim, keys, totals, idx, loc, req.From, req.To), Loc: loc, L: v.L})
 	} else {
 		v.Chart = renderRankChart(v.L, keys, totals, idx)
 	}
@@ -349,42 +349,53 @@ const (
 	usageHourLayout = "2006-01-02T15:00Z07:00"
 )
 
-// timeBuckets makes the chart's buckets of the shown time groups, the
-// empty days or hours between them included (at most maxUsageGroups
-// buckets, the latest).
-func timeBuckets(dim usagelog.Dim, keys [][]string, totals []usagelog.Totals, idx []int, loc *time.Location) []Bucket {
-	parse := func(s string) (time.Time, bool) {
-		layout := usageDayLayout
-		if dim == usagelog.DimHour {
-			layout = usageHourLayout
-		}
-		t, err := time.ParseInLocation(layout, s, loc)
-		return t, err == nil
+// timeBuckets makes the chart's buckets: every day or hour of the window
+// [from, to) (from the first group when from is open), empty ones
+// included, at most maxUsageGroups (the latest).
+func timeBuckets(dim usagelog.Dim, keys [][]string, totals []usagelog.Totals, idx []int, loc *time.Location, from, to time.Time) []Bucket {
+	layout := usageDayLayout
+	if dim == usagelog.DimHour {
+		layout = usageHourLayout
 	}
-	step := func(t time.Time) time.Time {
+	floor := func(t time.Time) time.Time {
+		t = t.In(loc)
 		if dim == usagelog.DimHour {
-			return t.Add(time.Hour)
+			return time.Date(t.Year(), t.Month(), t.Day(), t.Hour(), 0, 0, 0, loc)
 		}
-		return time.Date(t.Year(), t.Month(), t.Day()+1, 0, 0, 0, 0, loc)
+		return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, loc)
 	}
-	var out []Bucket
+	prev := func(t time.Time) time.Time {
+		if dim == usagelog.DimHour {
+			return floor(t.Add(-time.Hour))
+		}
+		return time.Date(t.Year(), t.Month(), t.Day()-1, 0, 0, 0, 0, loc)
+	}
+	byLabel := make(map[string]int, len(idx))
 	for _, i := range idx {
-		t, ok := parse(keys[i][0])
-		if !ok {
-			continue
-		}
-		if n := len(out); n > 0 {
-			for gap := step(out[n-1].Start); gap.Before(t) && len(out) < 4*maxUsageGroups; gap = step(gap) {
-				out = append(out, Bucket{Start: gap})
-			}
-		}
-		tt := totals[i]
-		out = append(out, Bucket{Start: t, Counters: Counters{Requests: tt.Requests, Refused: tt.Refused, CostNanos: tt.CostNanos,
-			InputTokens: tt.InputTokens, OutputTokens: tt.OutputTokens, CacheCreateTokens: tt.CacheCreateTokens, CacheReadTokens: tt.CacheReadTokens}})
+		byLabel[keys[i][0]] = i
 	}
-	if len(out) > maxUsageGroups {
-		out = out[len(out)-maxUsageGroups:]
+	if len(idx) == 0 && from.IsZero() {
+		return nil
 	}
+	if from.IsZero() {
+		t, err := time.ParseInLocation(layout, keys[idx[0]][0], loc)
+		if err != nil {
+			return nil
+		}
+		from = t
+	}
+	first := floor(from)
+	var out []Bucket
+	for t := floor(to.Add(-time.Nanosecond)); !t.Before(first) && len(out) < maxUsageGroups; t = prev(t) {
+		b := Bucket{Start: t}
+		if i, ok := byLabel[t.Format(layout)]; ok {
+			tt := totals[i]
+			b.Counters = Counters{Requests: tt.Requests, Refused: tt.Refused, CostNanos: tt.CostNanos,
+				InputTokens: tt.InputTokens, OutputTokens: tt.OutputTokens, CacheCreateTokens: tt.CacheCreateTokens, CacheReadTokens: tt.CacheReadTokens}
+		}
+		out = append(out, b)
+	}
+	slices.Reverse(out)
 	return out
 }
 

@@ -4,6 +4,7 @@ import (
 	"encoding/csv"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -48,8 +49,12 @@ func TestBrowserUsagePage(t *testing.T) {
 	if got := h.text("h1"); got != "Usage" {
 		t.Fatalf("usage heading %q", got)
 	}
-	if n := h.eval(`String(document.querySelectorAll("svg.chart g.c-bucket").length)`); n != "7" {
-		t.Errorf("the day chart has %s buckets, want 7 (the empty day included)", n)
+	// The last 7 days touch 8 calendar days, the empty ones drawn too.
+	if n := h.eval(`String(document.querySelectorAll("svg.chart g.c-bucket").length)`); n != "8" {
+		t.Errorf("the day chart has %s buckets, want 8", n)
+	}
+	if n := h.eval(`String(document.querySelectorAll("svg.chart rect.c-bar").length)`); n != "6" {
+		t.Errorf("the day chart has %s bars, want the 6 days with usage", n)
 	}
 	h.screenshot("usage-day")
 
@@ -124,7 +129,37 @@ func TestBrowserUsagePage(t *testing.T) {
 	}
 	h.screenshot("usage-error")
 
-	// Chinese, and a phone's width.
+	// A key's page links to its own export, which downloads.
+	f.mu.Lock()
+	f.details = map[string]*KeyDetail{"key-team": {Key: events.Key{ID: "key-team", Name: "team"}, Version: 1}}
+	f.mu.Unlock()
+	h.do(chromedp.Navigate(h.base + "/console/keys/key-team"))
+	if got := h.eval(`document.querySelector(".usage-links a[download]").getAttribute("href")`); got != "/console/usage/export?from=30d&keyId=key-team" {
+		t.Errorf("the key's export link is %q", got)
+	}
+	h.do(chromedp.Click(chromedp.CSS(".usage-links a[download]")))
+	deadline = time.Now().Add(10 * time.Second)
+	for {
+		r.mu.Lock()
+		last := r.exports[len(r.exports)-1]
+		r.mu.Unlock()
+		if slices.Equal(last.Filter.Keys, []string{"key-team"}) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the key's export link did not reach the export")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	h.submit(".usage-links a:not([download])")
+	if got := h.eval(`document.getElementById("u-key").value`); got != "key-team" {
+		t.Errorf("the key's Usage page has key filter %q", got)
+	}
+
+	// Dark, Chinese, and a phone's width.
+	h.submit(`button[name=theme][value="dark"]`)
+	h.screenshot("usage-dark")
+	h.submit(`button[name=theme][value="system"]`)
 	h.do(chromedp.Navigate(h.base + "/console/usage?group=day"))
 	h.submit(`button[name=lang][value="zh-CN"]`)
 	if got := h.text("h1"); got != "用量" {

@@ -243,16 +243,32 @@ func TestUsagePageTimeChartFillsGaps(t *testing.T) {
 		{"2026-12-04T10:00Z", usagelog.Totals{Requests: 1}},
 	}
 	b := usageServer(t, f)
-	body := b.get("/console/usage?group=day").Body.String()
-	if n := strings.Count(body, `<g class="c-bucket">`); n != 4 {
-		t.Errorf("day chart has %d buckets, want 4 (1 to 4 December)", n)
+	for _, c := range []struct {
+		query         string
+		buckets, bars int
+	}{
+		{"group=day&from=2026-11-29&to=2026-12-05", 6, 2},                      // the whole window, 29 November to 4 December
+		{"group=day&from=", 4, 2},                                              // open: from the first day with usage to today
+		{"group=hour&from=2026-12-04T07:30:00Z&to=2026-12-04T10:00:00Z", 3, 1}, // 07:00, 08:00, 09:00
+		{"group=hour&from=2026-12-04T08:00:00Z&to=2026-12-04T11:00:00Z", 3, 2},
+	} {
+		body := b.get("/console/usage?" + c.query).Body.String()
+		if n := strings.Count(body, `<g class="c-bucket">`); n != c.buckets {
+			t.Errorf("%s: %d chart buckets, want %d", c.query, n, c.buckets)
+		}
+		if n := strings.Count(body, `<rect class="c-bar"`); n != c.bars {
+			t.Errorf("%s: %d bars, want %d", c.query, n, c.bars)
+		}
 	}
+	// The table lists the groups with usage only.
+	body := b.get("/console/usage?group=day&from=2026-11-29").Body.String()
 	if n := strings.Count(body, `<tbody><tr>`) + strings.Count(body, `</tr><tr>`); n != 2 {
 		t.Errorf("day table has %d rows, want the 2 days with usage", n)
 	}
-	body = b.get("/console/usage?group=hour").Body.String()
-	if n := strings.Count(body, `<g class="c-bucket">`); n != 3 {
-		t.Errorf("hour chart has %d buckets, want 3", n)
+	// A window of more buckets than a page shows: the latest.
+	body = b.get("/console/usage?group=hour&from=2025-01-01").Body.String()
+	if n := strings.Count(body, `<g class="c-bucket">`); n != maxUsageGroups {
+		t.Errorf("a long hourly window has %d chart buckets, want %d", n, maxUsageGroups)
 	}
 }
 
