@@ -54,6 +54,16 @@ func init() {
 	pageNames = append(pageNames, "usagepage")
 }
 
+// usageReports is the page's source, nil when the export is off: no
+// UsageReports, or a usagelog.Reports without a connection (so relay can
+// pass usagelog.Reports{JS: analyst} whether or not it has an analyst).
+func (h *Handler) usageReports() UsageReports {
+	if r, ok := h.cfg.UsageReports.(usagelog.Reports); ok && r.JS == nil {
+		return nil
+	}
+	return h.cfg.UsageReports
+}
+
 func (h *Handler) mountUsage(in *echo.Group) {
 	in.GET("/usage", h.usagePage)
 	in.GET("/usage/export", h.usageExport)
@@ -152,7 +162,7 @@ func (h *Handler) usagePage(c echo.Context) error {
 		return err
 	}
 	v := usagePageView{page: p, Groups: usageGroups, Errors: map[string]string{}}
-	reports := h.cfg.UsageReports
+	reports := h.usageReports()
 	if reports == nil {
 		v.Off = true
 		return h.render(c, http.StatusOK, "usagepage", v)
@@ -451,7 +461,7 @@ func renderRankChart(l *Locale, keys [][]string, totals []usagelog.Totals, idx [
 // after cuts the download (the browser reports it failed), never ends it
 // as if it were whole.
 func (h *Handler) usageExport(c echo.Context) error {
-	reports := h.cfg.UsageReports
+	reports := h.usageReports()
 	if reports == nil {
 		return h.errorPage(c, http.StatusNotFound, "usagepage.off")
 	}
@@ -503,7 +513,7 @@ func (d *lazyDownload) Write(p []byte) (int, error) {
 // days, as its page's chart) and its Usage page; none when the export is
 // off.
 func (h *Handler) entityUsageLinks(keyID, accountID string) (export, more string) {
-	if h.cfg.UsageReports == nil {
+	if h.usageReports() == nil {
 		return "", ""
 	}
 	q := url.Values{"from": {fmt.Sprintf("%dd", entityDays)}}

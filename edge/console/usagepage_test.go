@@ -374,11 +374,17 @@ func TestUsageNeedsASession(t *testing.T) {
 }
 
 func TestUsageOffWithoutReports(t *testing.T) {
-	b := usageServer(t, nil)
-	rec := b.get("/console/usage")
-	requireStatus(t, rec, http.StatusOK)
-	requireContains(t, rec.Body.String(), "The usage export is off")
-	requireStatus(t, b.get("/console/usage/export?from=1d"), http.StatusNotFound)
+	for name, r := range map[string]UsageReports{"nil": nil, "no connection": usagelog.Reports{}} {
+		b := usageServer(t, r)
+		rec := b.get("/console/usage")
+		requireStatus(t, rec, http.StatusOK)
+		if !strings.Contains(rec.Body.String(), "The usage export is off") {
+			t.Errorf("%s: the page does not say the export is off", name)
+		}
+		if rec := b.get("/console/usage/export?from=1d"); rec.Code != http.StatusNotFound {
+			t.Errorf("%s: export answered %d, want 404", name, rec.Code)
+		}
+	}
 }
 
 func TestUsageLinksOnKeyAndAccountPages(t *testing.T) {
