@@ -9,9 +9,7 @@
 // and theme preferences, HTML rendering and the SVG charts.
 //
 // It may import relay/events, relay/projections (the usage counters the
-// pages show), relay/events/usagelog (the Usage page reads the USAGE
-// stream through its request parser and export, behind the UsageReports
-// interface), relay/edge/fault (so the admin actions' errors pass through
+// pages show), relay/edge/fault (so the admin actions' errors pass through
 // unchanged) and relay/edge/httpx; never the store, NATS, the admin
 // actions' package or the edge server itself: cmd/relay or edge wires an
 // adapter from the admin actions to Backend.

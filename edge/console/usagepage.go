@@ -24,6 +24,10 @@ import (
 // a chart, and downloads the usage events of exactly that window and
 // filter as CSV (GET /console/usage/export, the same export as the REST
 // API's GET /api/v2/usage/export, under the console's session).
+//
+// For this page the console imports relay/events/usagelog (its request
+// parser, grouping and export), never NATS itself: the UsageReports it is
+// given reads the stream.
 
 // UsageReports reads the USAGE stream for the Usage page; usagelog.Reports
 // is the real one (over the analyst's NATS connection).
