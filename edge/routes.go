@@ -48,6 +48,9 @@ func (s *Server) routes() *echo.Echo {
 	// dialect, for the tools built on it.
 	e.POST("/apiStats/api/user-stats", s.admin.CRSUserStats, httpx.RequireJSON)
 
+	// The key holder's page: a form posting the key, in the console's look.
+	s.stats.MountStats(e.Group("/stats"))
+
 	// The admin REST API (DESIGN.md section 4).
 	a := s.admin
 	v2 := e.Group("/api/v2")
@@ -85,6 +88,8 @@ func (s *Server) routes() *echo.Echo {
 	g.POST("/notifications/:id/test", a.TestChannel)
 	g.GET("/notifications/:id/deliveries", a.ChannelDeliveries)
 	g.GET("/audit", a.ListAudit)
+	g.GET("/usage/export", a.UsageExport)
+	g.GET("/usage/live", a.UsageLive)
 
 	s.routePaths = map[string]bool{}
 	for _, r := range e.Routes() {

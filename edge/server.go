@@ -19,6 +19,7 @@ import (
 	"relay/edge/admin"
 	"relay/edge/adminapi"
 	"relay/edge/catalog"
+	"relay/edge/console"
 	"relay/edge/relay"
 	"relay/edge/secrets"
 	"relay/projections/pricing"
@@ -104,6 +105,12 @@ type Config struct {
 	// loopback, link-local or private addresses (NOTIFY_ALLOW_PRIVATE; the
 	// notifier checks every delivery's address again).
 	NotifyAllowPrivate bool
+	// LiveHeartbeat is how long a usage live feed stays quiet before an
+	// SSE comment keeps proxies from closing it (0: 15 s).
+	LiveHeartbeat time.Duration
+	// LiveBuffer is how many events a usage live feed's reader may fall
+	// behind before it is dropped (0: 256).
+	LiveBuffer int
 }
 
 // Defaults returns the documented defaults.
@@ -198,6 +205,9 @@ type Deps struct {
 	Ready []ReadyCheck
 	// Prices prices usage at the time of each request.
 	Prices Prices
+	// Analyst reads USAGE for the usage export and live feed: a connection
+	// with the analyst's read-only rights. nil: both answer 503.
+	Analyst jetstream.JetStream
 }
 
 // Prices gives the price table in force.
@@ -231,6 +241,8 @@ type Server struct {
 	routePaths map[string]bool
 	// adminRoutes are the /api/v2 routes, for 405 answers.
 	adminRoutes []adminRoute
+	// stats is the key holder's page, /stats.
+	stats *console.Handler
 }
 
 // New builds the edge.
@@ -274,8 +286,12 @@ func New(cfg Config, d Deps) (*Server, error) {
 	s.admin, err = adminapi.New(adminapi.Config{
 		JWTSecret: cfg.JWTSecret, TokenTTL: cfg.TokenTTL,
 		DeviceCookieTTL: cfg.DeviceCookieTTL, TrustedProxies: cfg.TrustedProxies,
-	}, adminapi.Deps{Actions: actions, Registry: d.Registry})
+		Location: cfg.Location, LiveHeartbeat: cfg.LiveHeartbeat, LiveBuffer: cfg.LiveBuffer,
+	}, adminapi.Deps{Actions: actions, Registry: d.Registry, Usage: d.Analyst})
 	if err != nil {
+		return nil, err
+	}
+	if s.stats, err = newStatsPage(cfg, d.Log, actions); err != nil {
 		return nil, err
 	}
 	s.echo = s.routes()
@@ -337,6 +353,10 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		return err
 	case <-ctx.Done():
 	}
+	// The usage live feeds never end by themselves: end them now, so
+	// they hold no connection through the grace (their clients reconnect,
+	// to another edge).
+	s.admin.HaltStreams()
 	// Streams still running shortly before the grace ends are ended by
 	// relay, with an error event and their usage recorded, rather than cut
 	// by closing their connections.

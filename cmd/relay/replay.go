@@ -15,7 +15,6 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"relay/events"
 	"relay/events/usagelog"
 	"relay/projections/pricing"
 )
@@ -131,8 +130,8 @@ func parseReplay(args []string, getenv func(string) string, stderr io.Writer, no
 		return o, fmt.Errorf("--until %s is not after --since %s", o.query.Until.Format(time.RFC3339), o.query.Since.Format(time.RFC3339))
 	}
 	for _, p := range f.Platforms {
-		if p != events.PlatformClaudeConsole && p != events.PlatformCodex {
-			return o, fmt.Errorf("--platform: unknown platform %q: want %s or %s", p, events.PlatformClaudeConsole, events.PlatformCodex)
+		if !slices.Contains(usagelog.Platforms, p) {
+			return o, fmt.Errorf("--platform: unknown platform %q: want one of %s", p, strings.Join(usagelog.Platforms, ", "))
 		}
 	}
 	outcomes := usagelog.Outcomes

@@ -133,7 +133,6 @@ func runServer(ctx context.Context, role string, args []string, getenv func(stri
 			analyst = ajs
 		}
 	}
-	_ = analyst // edge.Deps takes it with the export and live routes (issue 16)
 
 	// Redis: the read models.
 	var rdb *redis.Client
@@ -296,7 +295,7 @@ func runServer(ctx context.Context, role string, args []string, getenv func(stri
 	if ecfg.EncryptionKey, err = secrets.ParseKey(encKey); err != nil {
 		return usageError{fmt.Errorf("ENCRYPTION_KEY: %w", err)}
 	}
-	srv, err := edge.New(ecfg, edge.Deps{NC: nc, JS: js, Store: st, Log: log, Registry: reg, Ready: ready, Prices: prices})
+	srv, err := edge.New(ecfg, edge.Deps{NC: nc, JS: js, Store: st, Log: log, Registry: reg, Ready: ready, Prices: prices, Analyst: analyst})
 	if err != nil {
 		return usageError{err}
 	}

@@ -47,4 +47,12 @@ func oaKeyHolderPaths(add func(method, path string, o oaOp)) {
 	add("post", "/apiStats/api/user-stats", oaOp{summary: "Claude Relay Service's user-stats, in its shape, for the tools built on it ({apiKey}; {apiId} lookups answer 401)", tags: tags,
 		body:   oaObject(oaObj{"apiKey": oaString("the relay API key, cr_..."), "apiId": oaString("refused: an id is no secret")}),
 		okBody: oaEnvelope(oaRef("CRSUserStats")), errors: []string{"400", "401", "415", "429"}, dialect: "CRSError"})
+	// The key holder's page (edge/console): HTML, forms posted as
+	// application/x-www-form-urlencoded, answers as pages.
+	add("get", "/stats", oaOp{summary: "The key holder's page: a form for the key (HTML)", tags: tags, okType: "text/html"})
+	add("post", "/stats", oaOp{summary: "The key's usage and limits as a page; form fields csrf and apiKey (HTML; 401 for a bad key, 403 for a stale form or another origin, 429 with Retry-After)", tags: tags, okType: "text/html"})
+	add("post", "/stats/prefs", oaOp{summary: "The page's language (lang) or theme (theme); form field csrf; 303 back to /stats", tags: tags, okStatus: "303"})
+	add("get", "/stats/static/{hash}/{name}", oaOp{summary: "The page's stylesheet, script and icon", tags: tags,
+		params: []oaObj{oaParam("hash", "path", "", oaObj{"type": "string"}, true), oaParam("name", "path", "", oaObj{"type": "string"}, true)},
+		okType: "application/octet-stream"})
 }

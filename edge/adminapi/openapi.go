@@ -3,13 +3,15 @@ package adminapi
 import (
 	"encoding/json"
 	"net/http"
-	"relay/edge/admin"
-	"relay/events"
-	"relay/events/notify"
-	"relay/store"
 	"strconv"
 
 	"github.com/labstack/echo/v4"
+
+	"relay/edge/admin"
+	"relay/events"
+	"relay/events/notify"
+	"relay/events/usagelog"
+	"relay/store"
 )
 
 // The OpenAPI 3 description of every route of DESIGN.md section 4, built in
@@ -503,6 +505,31 @@ func openAPISpec() oaObj {
 	}, okBody: oaEnvelope(oaRef("AuditList"))}))
 
 	oaKeyHolderPaths(add)
+	// The usage ledger (events/usagelog), read with the analyst's role.
+	usageFilters := []oaObj{
+		oaParam("keyId", "query", "comma list or repeated, at most 100 values", oaObj{"type": "string"}, false),
+		oaParam("accountId", "query", "comma list or repeated, at most 100 values", oaObj{"type": "string"}, false),
+		oaParam("model", "query", "comma list or repeated, at most 100 values", oaObj{"type": "string"}, false),
+		oaParam("platform", "query", "comma list or repeated", oaEnum("", usagelog.Platforms...), false),
+		oaParam("outcome", "query", "comma list or repeated", oaEnum("", usagelog.Outcomes...), false),
+	}
+	usageTime := oaObj{"type": "string", "description": "RFC 3339 time, a YYYY-MM-DD date (midnight in TZ) or a duration ago (24h, 7d)"}
+	add("get", "/api/v2/usage/export", admin(oaOp{
+		summary: "Download the usage events of [from, to): the CSV or NDJSON of `relay replay` for the same window and filters, streamed " +
+			"(Content-Disposition: attachment). Unknown parameters answer 400. An error after the first bytes aborts the response. 503: no analyst connection",
+		tags: []string{"usage"},
+		params: oaWith([]oaObj{
+			oaParam("from", "query", "start of the window (inclusive); open when left out", usageTime, false),
+			oaParam("to", "query", "end of the window (exclusive); the last event stored when the export began when left out", usageTime, false),
+		}, append(usageFilters, oaParam("format", "query", "", oaMerge(oaEnum("", string(usagelog.CSV), string(usagelog.NDJSON)), oaObj{"default": string(usagelog.CSV)}), false))...),
+		okType: "text/csv", errors: []string{"400", "401", "503"},
+	}))
+	add("get", "/api/v2/usage/live", admin(oaOp{
+		summary: "Server-sent events: every usage event stored from now on (event: usage, or refusals for a count of refused requests; id: the stream sequence), " +
+			"a comment every 15 s without traffic. A reader more than 256 events behind is dropped. 503: no analyst connection",
+		tags: []string{"usage"}, params: usageFilters,
+		okType: "text/event-stream", errors: []string{"400", "401", "503"},
+	}))
 
 	// Operations and documentation.
 	ops := []string{"operations"}

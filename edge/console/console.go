@@ -48,6 +48,9 @@ type Config struct {
 	// Now is the clock (tests). Default time.Now.
 	Now    func() time.Time
 	Logger zerolog.Logger
+	// KeyHolder answers the key holder's page, /stats (MountStats); nil
+	// leaves it unanswered.
+	KeyHolder KeyHolder
 	// UsageReports feeds the Usage page and its CSV download from the
 	// USAGE stream (usagelog.Reports over the analyst's connection); nil:
 	// the page says the export is off.

@@ -10,7 +10,9 @@
 //
 // It may import relay/events, relay/projections (the usage counters the
 // pages show), relay/edge/fault (so the admin actions' errors pass through
-// unchanged) and relay/edge/httpx; never the store, NATS, the admin
-// actions' package or the edge server itself: cmd/relay or edge wires an
-// adapter from the admin actions to Backend.
+// unchanged) and relay/edge/httpx; never the store, NATS or the edge
+// server itself: cmd/relay or edge wires an adapter from the admin actions
+// to Backend. It imports relay/edge/admin only for the key holder's view
+// (KeyHolder, the public page /stats) and relay/edge/secrets to mask the
+// key that page shows.
 package console

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"relay/projections"
 )
 
 func TestCataloguesHaveTheSameKeys(t *testing.T) {
@@ -45,7 +47,7 @@ func verbs(s string) []string { return verbRE.FindAllString(s, -1) }
 var (
 	templateKeyRE = regexp.MustCompile(`\.(?:T|F) "([^"]+)"|\(a?field \. "[^"]+" \S+ "([^"]+)"`)
 	// Catalogue keys written in Go code as literals ("login.bad").
-	goKeyRE = regexp.MustCompile(`"((?:nav|theme|login|error|overview|period|metric|chart|state|time|settings|field|keys|list|accounts|platform|reason|audit|event|live|keyForm|secret|permission|unit|expiry|client|accountForm|accountType|proxy|limit|usage)\.[A-Za-z0-9_.]*[A-Za-z0-9_])"`)
+	goKeyRE = regexp.MustCompile(`"((?:nav|theme|login|error|overview|period|metric|chart|state|time|settings|field|keys|list|accounts|platform|reason|audit|event|live|keyForm|secret|permission|unit|expiry|client|accountForm|accountType|proxy|limit|usage|stats)\.[A-Za-z0-9_.]*[A-Za-z0-9_])"`)
 )
 
 // TestEveryKeyUsedExists: every key the templates and the Go code name,
@@ -136,6 +138,9 @@ func TestEveryKeyUsedExists(t *testing.T) {
 	}
 	for _, v := range accountDone {
 		used["accountForm.done."+v] = "accountDone"
+	}
+	for _, v := range []string{projections.LimitTotalCost, projections.LimitDailyCost, projections.LimitWeeklyOpusCost, projections.LimitWindowCost, projections.LimitWindowRequests, projections.LimitConcurrency} {
+		used["stats.limit."+v] = "holderOf"
 	}
 	for _, u := range []string{"min", "hour", "day"} {
 		used["time.unit."+u] = "relative"

@@ -38,6 +38,11 @@ type Options struct {
 	NoWorkers bool
 	// Log receives the logs; nil discards them.
 	Log io.Writer
+	// NoAnalyst starts the edge without the analyst's connection (the
+	// usage export and live feed off); by default it gets a connection of
+	// its own to the same server (natstest has no roles: cmd/relay tests
+	// that the real one cannot write).
+	NoAnalyst bool
 }
 
 // Env is a running relay.
@@ -87,7 +92,11 @@ func Start(t testing.TB, b redistest.Backend, o Options) *Env {
 	if o.Edge != nil {
 		o.Edge(&cfg)
 	}
-	srv, err := edge.New(cfg, edge.Deps{NC: nc, JS: js, Store: env.Store, Log: log, Registry: reg, Ready: ready})
+	var analyst jetstream.JetStream
+	if !o.NoAnalyst {
+		_, analyst = o.NATS.Connect(t)
+	}
+	srv, err := edge.New(cfg, edge.Deps{NC: nc, JS: js, Store: env.Store, Log: log, Registry: reg, Ready: ready, Analyst: analyst})
 	if err != nil {
 		t.Fatalf("edgetest: %v", err)
 	}

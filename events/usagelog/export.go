@@ -35,10 +35,15 @@ type ExportStats struct {
 	Bytes int64
 }
 
+// PlatformClaude is the platform of Claude traffic in the usage events the
+// edge writes and in their subjects (relay.usage.claude.<keyId>).
+const PlatformClaude = "claude"
+
 // Platforms and Outcomes are the values the platform and outcome filters
-// accept.
+// accept. Platforms are as usage events carry them: the edge writes claude
+// and codex; claude-console (the accounts' name) is accepted too.
 var (
-	Platforms = []string{events.PlatformClaudeConsole, events.PlatformCodex}
+	Platforms = []string{PlatformClaude, events.PlatformClaudeConsole, events.PlatformCodex}
 	Outcomes  = []string{events.OutcomeOK, events.OutcomeUpstreamError, events.OutcomeClientClosed, events.OutcomeRefused, events.OutcomeTimeout, events.OutcomeNoAccount}
 )
 
