@@ -8,6 +8,7 @@ import (
 	"html"
 	"html/template"
 	"io"
+	"mime"
 	"net/http"
 	"net/url"
 	"slices"
@@ -473,45 +474,57 @@ func (h *Handler) usageExport(c echo.Context) error {
 	if err != nil {
 		return h.errorDetail(c, http.StatusBadRequest, "error.badRequest", err.Error())
 	}
-	w := &lazyDownload{c: c, req: req}
+	w := &lazyDownload{c: c, req: req, ctl: http.NewResponseController(c.Response().Writer)}
+	defer w.done()
+	start := time.Now()
 	st, err := reports.Export(c.Request().Context(), req, w)
 	if err != nil {
 		if !w.started {
 			return h.failed(c, err)
 		}
-		h.cfg.Logger.Warn().Err(err).Uint64("rows", st.Rows).Msg("console: usage export cut")
+		h.cfg.Logger.Warn().Err(err).Uint64("rows", st.Rows).Int64("bytes", st.Bytes).Msg("console: usage export cut")
 		panic(http.ErrAbortHandler)
 	}
-	if !w.started { // nothing at all to write: still a (empty) download
-		w.start()
-	}
+	w.start() // an empty NDJSON export writes no byte
+	h.cfg.Logger.Info().Uint64("rows", st.Rows).Int64("bytes", st.Bytes).Dur("took", time.Since(start)).Msg("console: usage export")
 	return nil
 }
+
+// usageWriteTimeout bounds each write of a download to the browser, as the
+// REST export's: the deadline moves with every write, so a long download
+// on a good link is never cut, and a browser that stops reading is
+// dropped.
+const usageWriteTimeout = time.Minute
 
 // lazyDownload sends the download's headers with its first bytes, so an
 // export that fails before writing can still answer with an error page.
 type lazyDownload struct {
 	c       echo.Context
+	ctl     *http.ResponseController
 	req     usagelog.ExportRequest
 	started bool
 }
 
 func (d *lazyDownload) start() {
+	if d.started {
+		return
+	}
 	d.started = true
 	hd := d.c.Response().Header()
 	hd.Set(echo.HeaderContentType, d.req.ContentType())
-	hd.Set(echo.HeaderContentDisposition, `attachment; filename="`+d.req.Filename()+`"`)
-	// A long export outlasts the server's write timeout, if it has one.
-	_ = http.NewResponseController(d.c.Response().Writer).SetWriteDeadline(time.Time{})
+	hd.Set(echo.HeaderContentDisposition, mime.FormatMediaType("attachment", map[string]string{"filename": d.req.Filename()}))
+	_ = d.ctl.SetWriteDeadline(time.Now().Add(usageWriteTimeout))
 	d.c.Response().WriteHeader(http.StatusOK)
 }
 
 func (d *lazyDownload) Write(p []byte) (int, error) {
-	if !d.started {
-		d.start()
-	}
+	d.start()
+	_ = d.ctl.SetWriteDeadline(time.Now().Add(usageWriteTimeout))
 	return d.c.Response().Write(p)
 }
+
+// done lifts the write deadline: the connection may serve another request.
+func (d *lazyDownload) done() { _ = d.ctl.SetWriteDeadline(time.Time{}) }
 
 // entityUsageLinks are a key's or account's usage download (its last 30
 // days, as its page's chart) and its Usage page; none when the export is

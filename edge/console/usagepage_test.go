@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -296,8 +297,9 @@ func TestUsageExportDownloadsThroughTheConsole(t *testing.T) {
 	if ct := rec.Header().Get("Content-Type"); ct != "text/csv; charset=utf-8" {
 		t.Errorf("Content-Type %q", ct)
 	}
-	if cd := rec.Header().Get("Content-Disposition"); cd != `attachment; filename="usage-20261201T000000Z-20261202T000000Z.csv"` {
-		t.Errorf("Content-Disposition %q", cd)
+	if disp, params, err := mime.ParseMediaType(rec.Header().Get("Content-Disposition")); err != nil || disp != "attachment" ||
+		params["filename"] != "usage-20261201T000000Z-20261202T000000Z.csv" {
+		t.Errorf("Content-Disposition %q", rec.Header().Get("Content-Disposition"))
 	}
 	if rec.Header().Get("Content-Security-Policy") == "" || rec.Header().Get("Cache-Control") != "no-store" {
 		t.Error("the download lacks the console's headers")
@@ -319,6 +321,15 @@ func TestUsageExportDownloadsThroughTheConsole(t *testing.T) {
 	rec = b.get("/console/usage/export?from=1d&format=ndjson")
 	if ct := rec.Header().Get("Content-Type"); ct != "application/x-ndjson" {
 		t.Errorf("ndjson Content-Type %q", ct)
+	}
+	// An empty window is still a download, of nothing.
+	f.mu.Lock()
+	f.csv = ""
+	f.mu.Unlock()
+	rec = b.get("/console/usage/export?from=1d&format=ndjson")
+	requireStatus(t, rec, http.StatusOK)
+	if rec.Header().Get("Content-Disposition") == "" || rec.Body.Len() != 0 {
+		t.Errorf("empty export: disposition %q, %d bytes", rec.Header().Get("Content-Disposition"), rec.Body.Len())
 	}
 }
 
