@@ -45,7 +45,7 @@ var allowedImports = map[string][]string{
 	"relay/edge/upstreams": {},
 	"relay/edge/secrets":   {},
 	// The web console calls the admin actions through its Backend interface.
-	"relay/edge/console":      {"relay/events", "relay/projections", "relay/projections/", "relay/edge/fault", "relay/edge/httpx", "relay/edge/admin", "relay/edge/secrets"},
+	"relay/edge/console":      {"relay/events", "relay/events/usagelog", "relay/projections", "relay/projections/", "relay/edge/fault", "relay/edge/httpx", "relay/edge/admin", "relay/edge/secrets"},
 	"relay/edge/upstreamtest": {"relay/events", "relay/edge/usage"},
 	// Test support and the binary compose everything.
 	"relay/edge/edgetest": {"relay/"},

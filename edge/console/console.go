@@ -54,6 +54,10 @@ type Config struct {
 	// Channels are the notification channel actions (nil: the channels
 	// page says notifications are not available).
 	Channels Channels
+	// UsageReports feeds the Usage page and its CSV download from the
+	// USAGE stream (usagelog.Reports over the analyst's connection); nil:
+	// the page says the export is off.
+	UsageReports UsageReports
 }
 
 // Defaults fills what c leaves empty.
@@ -225,6 +229,7 @@ func (h *Handler) Mount(g *echo.Group) {
 	in.POST("/accounts/:id/action", h.accountAction)
 	h.mountChannels(in)
 	in.GET("/audit", h.auditPage)
+	h.mountUsage(in)
 	in.GET("/live", h.live)
 	in.GET("/settings", h.settings)
 	in.POST("/settings/password", h.changePassword)

@@ -18,6 +18,9 @@ type usageView struct {
 	Models   []rankedRow
 	Requests []liveRow
 	Timezone string
+	// Export and More are the key's or account's usage export and Usage
+	// page (empty when the export is off).
+	Export, More string
 }
 
 func (h *Handler) entityUsage(ctx context.Context, l *Locale, keyID, accountID string) (*usageView, error) {
@@ -35,6 +38,7 @@ func (h *Handler) entityUsage(ctx context.Context, l *Locale, keyID, accountID s
 	}
 	loc := location(series.Timezone)
 	v := &usageView{Chart: renderChart(chartInput{Granularity: series.Granularity, Buckets: series.Buckets, Loc: loc, L: l}), Timezone: loc.String()}
+	v.Export, v.More = h.entityUsageLinks(keyID, accountID)
 	for _, m := range models {
 		v.Models = append(v.Models, ranked(l.Tag, m.Model, "", m.Counters))
 	}
