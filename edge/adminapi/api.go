@@ -31,6 +31,8 @@ type Deps struct {
 type API struct {
 	act *admin.Service
 	cfg Config
+	// devices signs and checks device cookies.
+	devices admin.Devices
 	// loginFailures counts failed sign-ins.
 	loginFailures prometheus.Counter
 }
@@ -41,5 +43,5 @@ func New(cfg Config, d Deps) (*API, error) {
 		Name: "relay_admin_login_failures_total", Help: "Failed admin logins.",
 	})
 	d.Registry.MustRegister(failures)
-	return &API{act: d.Actions, cfg: cfg, loginFailures: failures}, nil
+	return &API{act: d.Actions, cfg: cfg, devices: admin.NewDevices(cfg.JWTSecret), loginFailures: failures}, nil
 }
