@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"runtime/debug"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -19,6 +20,9 @@ import (
 	"relay/edge/admin"
 	"relay/edge/adminapi"
 	"relay/edge/catalog"
+	"relay/edge/console"
+	"relay/edge/consoleadmin"
+	"relay/edge/httpx"
 	"relay/edge/relay"
 	"relay/edge/secrets"
 	"relay/projections/pricing"
@@ -100,6 +104,9 @@ type Config struct {
 	// scraper presenting it as a Bearer token; unset, /metrics there
 	// answers 404 and metrics are served by MetricsHandler only.
 	MetricsToken string
+	// Version is the running relay's version, shown in the console;
+	// empty: the module version the binary was built as.
+	Version string
 }
 
 // Defaults returns the documented defaults.
@@ -222,6 +229,7 @@ type Server struct {
 	catalog *catalog.Catalog
 	relay   *relay.Relay
 	admin   *adminapi.API
+	console *console.Handler
 	echo    *echo.Echo
 	// routePaths are the route patterns of echo: the route label's values.
 	routePaths map[string]bool
@@ -270,6 +278,19 @@ func New(cfg Config, d Deps) (*Server, error) {
 		JWTSecret: cfg.JWTSecret, TokenTTL: cfg.TokenTTL,
 		DeviceCookieTTL: cfg.DeviceCookieTTL, TrustedProxies: cfg.TrustedProxies,
 	}, adminapi.Deps{Actions: actions, Registry: d.Registry})
+	if err != nil {
+		return nil, err
+	}
+	version := cfg.Version
+	if bi, ok := debug.ReadBuildInfo(); ok && version == "" {
+		version = bi.Main.Version
+	}
+	// The web console: the same actions, its session key derived from
+	// JWT_SECRET, device cookies shared with the REST login.
+	s.console, err = console.New(console.Config{
+		Secret: consoleadmin.SessionSecret(cfg.JWTSecret), Version: version, Logger: d.Log,
+		Secure: func(r *http.Request) bool { return httpx.OverTLS(r, cfg.TrustedProxies) },
+	}, consoleadmin.New(actions, admin.NewDevices(cfg.JWTSecret), cfg.DeviceCookieTTL))
 	if err != nil {
 		return nil, err
 	}
@@ -332,6 +353,8 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		return err
 	case <-ctx.Done():
 	}
+	// Open console live feeds would hold the drain until the grace ends.
+	s.console.Close()
 	// Streams still running shortly before the grace ends are ended by
 	// relay, with an error event and their usage recorded, rather than cut
 	// by closing their connections.

@@ -213,7 +213,7 @@ func (h *Handler) showAccountForm(c echo.Context, status int, v accountFormView)
 }
 
 func (h *Handler) accountNewPage(c echo.Context) error {
-	v := accountFormValues{Platform: events.PlatformClaudeConsole, Priority: "50", Schedulable: true, Active: true, AccountType: "shared", RateLimitDuration: "60"}
+	v := accountFormValues{Platform: events.PlatformClaudeConsole, Priority: "50", Schedulable: true, Active: true, AccountType: "shared", RateLimitDuration: "60", QuotaResetTime: "00:00"}
 	if pl := c.QueryParam("platform"); pl == events.PlatformCodex {
 		v.Platform = pl
 	}

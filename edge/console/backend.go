@@ -30,9 +30,11 @@ type Auth interface {
 	// throttling as the REST login. A wrong username or password is
 	// ErrBadCredentials; too many failures is a *ThrottledError.
 	SignIn(ctx context.Context, in SignInInput) (SignInResult, error)
-	// Admin returns the admin named username as it stands now;
-	// ErrNoAdmin when there is none.
-	Admin(ctx context.Context, username string) (Admin, error)
+	// CheckSession tells whether a session of username, begun when its
+	// password was at version, still holds (the admin actions' rule: the
+	// admin exists and has not changed its password since); ErrNoAdmin
+	// when it does not.
+	CheckSession(ctx context.Context, username string, version uint64) (Admin, error)
 	// ChangePassword sets a new password after checking the current one.
 	// A refused input is a *FieldError (field "currentPassword" or
 	// "newPassword"). The returned Admin carries the new PasswordVersion,
@@ -523,7 +525,8 @@ type FieldChange struct {
 // Errors a Backend returns that the console tells apart.
 var (
 	ErrBadCredentials = errors.New("invalid username or password")
-	ErrNoAdmin        = errors.New("no such admin")
+	// ErrNoAdmin: the admin is gone or changed its password.
+	ErrNoAdmin = errors.New("no such admin")
 	// ErrNotFound: no such key (or account).
 	ErrNotFound = errors.New("not found")
 	// ErrConflict: the entity changed since the form was read, or the

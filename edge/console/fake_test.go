@@ -75,14 +75,14 @@ func (f *fakeBackend) SignIn(_ context.Context, in SignInInput) (SignInResult, e
 	return SignInResult{Admin: Admin{Username: in.Username, PasswordVersion: f.versions[in.Username]}, Device: "d1.device", DeviceExpires: time.Now().Add(time.Hour)}, nil
 }
 
-func (f *fakeBackend) Admin(_ context.Context, username string) (Admin, error) {
+func (f *fakeBackend) CheckSession(_ context.Context, username string, version uint64) (Admin, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.fail != nil {
 		return Admin{}, f.fail
 	}
 	v, ok := f.versions[username]
-	if !ok {
+	if !ok || v != version {
 		return Admin{}, ErrNoAdmin
 	}
 	return Admin{Username: username, PasswordVersion: v}, nil
