@@ -155,8 +155,18 @@ func TestConsoleBrowserAcceptance(t *testing.T) {
 		"acceptance key", 2*time.Second-time.Since(relayed))
 	t.Logf("the overview counted the request %v after it ended", time.Since(relayed).Round(time.Millisecond))
 	h.Screenshot("real-overview")
+	// RELAY_README_SHOT=$PWD/docs/console-overview.png writes the README's
+	// picture: the overview after a few more requests, 1920x1200 CSS pixels
+	// drawn at 1280x800.
 	if path := os.Getenv("RELAY_README_SHOT"); path != "" {
-		h.Do(chromedp.EmulateViewport(1280, 800))
+		for i := range 11 {
+			up.SetDefault(upstreamtest.Reply{Text: "more", Usage: upstreamtest.Usage{InputTokens: 800 + 350*i, OutputTokens: 120 + 90*i, CacheRead: 4000 * i, CacheCreation5m: 300}})
+			if resp, body := post(t, env, "/api/v1/messages", secret, claudeBody, "anthropic-version", "2023-06-01"); resp.StatusCode != http.StatusOK {
+				t.Fatalf("relayed request: %d %.300s", resp.StatusCode, body)
+			}
+		}
+		waitPage(t, h, "/console/", `document.querySelector("table.figures tbody td").textContent`, "12", 5*time.Second)
+		h.Do(chromedp.EmulateViewport(1920, 1200, chromedp.EmulateScale(2.0/3)))
 		h.Do(chromedp.Navigate(h.Base + "/console/"))
 		shot := consoletest.Run(h, chromedp.CaptureScreenshot())
 		if err := os.WriteFile(path, shot, 0o644); err != nil {

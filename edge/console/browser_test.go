@@ -3,7 +3,6 @@ package console
 import (
 	"fmt"
 	"net/http"
-	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -160,12 +159,6 @@ func TestBrowserConsoleFlow(t *testing.T) {
 		t.Errorf("live state %q", got)
 	}
 	h.Screenshot("overview")
-	// RELAY_README_SHOT=docs/console-overview.png writes the README's picture.
-	if path := os.Getenv("RELAY_README_SHOT"); path != "" {
-		if err := os.WriteFile(path, run(h, chromedp.FullScreenshot(100)), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
 
 	// Language: the switch sticks across pages.
 	h.Submit(`button[name=lang][value="zh-CN"]`)
