@@ -155,6 +155,14 @@ func TestConsoleBrowserAcceptance(t *testing.T) {
 		"acceptance key", 2*time.Second-time.Since(relayed))
 	t.Logf("the overview counted the request %v after it ended", time.Since(relayed).Round(time.Millisecond))
 	h.Screenshot("real-overview")
+	// The key's and the account's pages list the request too.
+	for _, page := range []string{keyPage, strings.TrimSuffix(accountPage, "?done=created")} {
+		h.Do(chromedp.Navigate(h.Base + page))
+		if got := h.Eval(`String(document.querySelectorAll(".grid2 > div:nth-child(2) table tbody tr").length)`); got != "1" {
+			t.Errorf("%s lists %s latest requests, want 1", page, got)
+		}
+	}
+	h.Screenshot("real-account-usage")
 	// RELAY_README_SHOT=$PWD/docs/console-overview.png writes the README's
 	// picture: the overview after a few more requests, 1920x1200 CSS pixels
 	// drawn at 1280x800.

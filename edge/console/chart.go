@@ -20,6 +20,7 @@ const (
 	padLeft, padRight, padTop, padBot = 58, 74, 12, 26
 	chartTicks                        = 4
 	maxXLabels                        = 8
+	emptyCostTop                      = chartTicks * 10_000_000 // $0.04 in nano-dollars
 )
 
 // chartInput is what renderChart draws.
@@ -121,6 +122,9 @@ func renderChart(in chartInput) template.HTML {
 	}
 	reqTop := countTop(maxReq)
 	costTop := niceCeil(maxCost)
+	if maxCost == 0 {
+		costTop = emptyCostTop // ticks of a cent, not of a nano-dollar
+	}
 	plotW := float64(chartW - padLeft - padRight)
 	plotH := float64(chartH - padTop - padBot)
 	bottom := float64(chartH - padBot)

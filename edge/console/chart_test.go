@@ -191,3 +191,20 @@ func TestCountTopHasWholeTicks(t *testing.T) {
 		}
 	}
 }
+
+// A chart without usage labels its axes with whole requests and cents.
+func TestEmptyChartHasReadableAxes(t *testing.T) {
+	locales, err := loadLocales(assetsFS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svg := string(renderChart(chartInput{Granularity: Daily, Buckets: []Bucket{{}, {}, {}}, Loc: time.UTC, L: locales["en"]}))
+	for _, want := range []string{">4<", ">1<", ">$0.0400<", ">$0.0100<"} {
+		if !strings.Contains(svg, want) {
+			t.Errorf("an empty chart lacks the label %s", want)
+		}
+	}
+	if strings.Contains(svg, "$0.0000") {
+		t.Error("an empty chart labels its cost axis in nano-dollars")
+	}
+}
