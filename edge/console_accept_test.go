@@ -195,6 +195,25 @@ func TestConsoleBrowserAcceptance(t *testing.T) {
 		t.Logf("field error: %q", got)
 	}
 	h.Screenshot("real-key-field-error")
+	// A dollar amount is read by the admin actions, refused in their words;
+	// a good one shows as a bar with the key's usage against it.
+	h.Do(chromedp.Navigate(h.Base + keyPage))
+	h.Do(chromedp.SetValue(chromedp.ID("dailyCostLimit"), "1.2.3"))
+	h.Submit(`form.keyform button[type=submit]`)
+	if got := h.Text("#dailyCostLimit-err"); !strings.Contains(got, "dailyCostLimit") {
+		t.Errorf("field error %q next to dailyCostLimit", got)
+	}
+	h.Do(chromedp.Navigate(h.Base + keyPage))
+	h.Do(chromedp.SetValue(chromedp.ID("dailyCostLimit"), "2.5"))
+	h.Submit(`form.keyform button[type=submit]`)
+	if got := h.Location(); got != keyPage+"?done=saved" {
+		t.Fatalf("after saving a limit the browser is at %s", got)
+	}
+	h.Do(chromedp.Navigate(h.Base + "/console/keys"))
+	if got := h.Eval(`(function () { var m = document.querySelector("td.limits .meter-text"); return m ? m.textContent : ""; })()`); !strings.Contains(got, "$2.50") {
+		t.Errorf("the keys list shows the daily limit as %q, want it against $2.50", got)
+	}
+	h.Screenshot("real-keys-limit")
 
 	// Delete (confirming) and restore.
 	h.Do(chromedp.Navigate(h.Base + keyPage))

@@ -171,10 +171,14 @@ type AccountFields struct {
 	IsActive          bool
 	AccountType       string // shared or dedicated
 	Proxy             *ProxyFields
-	RateLimitDuration int   // minutes
-	DailyQuotaMicros  int64 // 0 = none
-	QuotaResetTime    string
-	MaxConcurrency    int
+	RateLimitDuration int // minutes
+	// DailyQuotaMicros is the daily quota as read (0 = none); on the way
+	// in, DailyQuota carries it in US dollars as typed ("0" = none): the
+	// backend reads money, the console never parses it.
+	DailyQuotaMicros int64
+	DailyQuota       string
+	QuotaResetTime   string
+	MaxConcurrency   int
 }
 
 // ProxyFields is an account's outbound proxy.
@@ -214,9 +218,14 @@ type Meta struct {
 
 // KeyInput is the key form.
 type KeyInput struct {
-	// Key holds every field of the form, in the event's own types (limits
-	// in micro-dollars, as the key events keep them).
+	// Key holds every field of the form but the dollar amounts, in the
+	// event's own types (its *Micros limits are unset).
 	Key events.Key
+	// USD holds the dollar amounts as typed ("0" = no limit), by wire
+	// name: rateLimitCost, dailyCostLimit, totalCostLimit,
+	// weeklyOpusCostLimit. The backend reads them (one parser of money,
+	// the admin actions'); a refused one is a FieldError of its field.
+	USD map[string]string
 	// Fields are the wire names of the fields the admin changed (an
 	// update changes only those; a create sends them all).
 	Fields []string

@@ -12,7 +12,6 @@ import (
 	"errors"
 	"maps"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -314,17 +313,6 @@ func record(r admin.UsageRecord) console.RequestRecord {
 	}
 }
 
-// usdText writes micro-dollars as the decimal dollars the actions parse
-// (exactly: no float on the way).
-func usdText(micros int64) string {
-	s := strconv.FormatInt(micros/1_000_000, 10)
-	if frac := micros % 1_000_000; frac != 0 {
-		f := strconv.FormatInt(frac, 10)
-		s += "." + strings.TrimRight(strings.Repeat("0", 6-len(f))+f, "0")
-	}
-	return s
-}
-
 func actor(m console.Meta) admin.Actor { return admin.Actor{Username: m.Actor, RequestID: m.RequestID} }
 
 // Key implements console.KeyAdmin.
@@ -368,7 +356,8 @@ func (b *Backend) ChangeKeyState(ctx context.Context, id string, action console.
 	return err
 }
 
-// keyInput sets the fields in.Fields names, from in.Key.
+// keyInput sets the fields in.Fields names, from in.Key and the dollar
+// amounts as typed (in.USD: the actions read money).
 func keyInput(in console.KeyInput) admin.KeyInput {
 	k := in.Key
 	var out admin.KeyInput
@@ -409,13 +398,13 @@ func keyInput(in console.KeyInput) admin.KeyInput {
 		case "rateLimitRequests":
 			out.RateLimitRequests = admin.Some(int64(k.RateLimitRequests))
 		case "rateLimitCost":
-			out.RateLimitCost = admin.Some(usdText(k.RateLimitCostMicros))
+			out.RateLimitCost = admin.Some(in.USD["rateLimitCost"])
 		case "dailyCostLimit":
-			out.DailyCostLimit = admin.Some(usdText(k.DailyCostLimitMicros))
+			out.DailyCostLimit = admin.Some(in.USD["dailyCostLimit"])
 		case "totalCostLimit":
-			out.TotalCostLimit = admin.Some(usdText(k.TotalCostLimitMicros))
+			out.TotalCostLimit = admin.Some(in.USD["totalCostLimit"])
 		case "weeklyOpusCostLimit":
-			out.WeeklyOpusCostLimit = admin.Some(usdText(k.WeeklyOpusCostLimitMicros))
+			out.WeeklyOpusCostLimit = admin.Some(in.USD["weeklyOpusCostLimit"])
 		case "tags":
 			out.Tags = admin.Some(k.Tags)
 		}
@@ -529,7 +518,7 @@ func accountInput(in console.AccountInput) admin.AccountInput {
 		case "rateLimitDuration":
 			out.RateLimitDuration = admin.Some(int64(a.RateLimitDuration))
 		case "dailyQuota":
-			out.DailyQuota = admin.Some(usdText(a.DailyQuotaMicros))
+			out.DailyQuota = admin.Some(a.DailyQuota)
 		case "quotaResetTime":
 			out.QuotaResetTime = admin.Some(a.QuotaResetTime)
 		case "maxConcurrency":
