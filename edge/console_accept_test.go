@@ -214,6 +214,11 @@ func TestConsoleBrowserAcceptance(t *testing.T) {
 		t.Errorf("the keys list shows the daily limit as %q, want it against $2.50", got)
 	}
 	h.Screenshot("real-keys-limit")
+	// The audit log shows the change with its value before.
+	h.Do(chromedp.Navigate(h.Base + "/console/audit"))
+	if got := h.Eval(`(function () { var rows = document.querySelectorAll("tbody tr"); for (var i = 0; i < rows.length; i++) { var c = rows[i].cells; if (c[0].textContent === "dailyCostLimitMicros" && c[2].textContent === "2500000") return c[1].textContent; } return "missing"; })()`); got != "0" {
+		t.Errorf("the audit log shows the daily limit's change from %q, want from 0", got)
+	}
 
 	// Delete (confirming) and restore.
 	h.Do(chromedp.Navigate(h.Base + keyPage))

@@ -276,11 +276,15 @@ func (b *Backend) Audit(ctx context.Context, q console.AuditQuery) (console.Audi
 	if err != nil {
 		return console.AuditPage{}, err
 	}
+	before, err := b.act.AuditBefore(ctx, p.Entries)
+	if err != nil {
+		return console.AuditPage{}, err
+	}
 	out := console.AuditPage{Total: p.Total, Items: make([]console.AuditEntry, len(p.Entries))}
 	for i, e := range p.Entries {
 		out.Items[i] = console.AuditEntry{
 			Seq: e.Seq, Time: e.Time, Actor: e.Actor, Type: e.Type, EntityKind: e.EntityKind, EntityID: e.EntityID,
-			RequestID: e.RequestID, Changes: auditChanges(e),
+			RequestID: e.RequestID, Changes: auditChanges(e, before[e.Seq]),
 		}
 	}
 	return out, nil
@@ -542,15 +546,28 @@ func proxyInput(p *console.ProxyFields) *admin.ProxyInput {
 	return out
 }
 
+// jsonText writes a JSON value as text: a string without its quotes.
+func jsonText(v json.RawMessage) string {
+	if v == nil {
+		return ""
+	}
+	var s string
+	if json.Unmarshal(v, &s) == nil {
+		return s
+	}
+	return string(v)
+}
+
 func isNotFound(err error) bool {
 	var fe *fault.Error
 	return errors.As(err, &fe) && fe.Kind == fault.NotFound
 }
 
 // auditChanges lists the fields an entry's payload sets, as text (an
-// update's changes, or every field of a creation); the actions have masked
-// the secrets already. An event's payload holds only the value after it.
-func auditChanges(e admin.AuditEntry) []console.FieldChange {
+// update's changes, or every field of a creation), with the value each had
+// before when known (admin.Service.AuditBefore); the actions have masked
+// the secrets already.
+func auditChanges(e admin.AuditEntry, before map[string]json.RawMessage) []console.FieldChange {
 	var data map[string]json.RawMessage
 	if json.Unmarshal(e.Data, &data) != nil {
 		return nil
@@ -566,12 +583,7 @@ func auditChanges(e admin.AuditEntry) []console.FieldChange {
 		if f == "id" {
 			continue
 		}
-		v := string(data[f])
-		var s string
-		if json.Unmarshal(data[f], &s) == nil {
-			v = s
-		}
-		out = append(out, console.FieldChange{Field: f, After: v})
+		out = append(out, console.FieldChange{Field: f, Before: jsonText(before[f]), After: jsonText(data[f])})
 	}
 	return out
 }

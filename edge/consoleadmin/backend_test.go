@@ -62,13 +62,15 @@ func TestAuditChangesFlattenThePayload(t *testing.T) {
 		name, data string
 		want       []console.FieldChange
 	}{
-		{"created", `{"id":"k1","name":"ci","concurrencyLimit":3,"tags":["a"]}`, []console.FieldChange{
-			{Field: "concurrencyLimit", After: "3"}, {Field: "name", After: "ci"}, {Field: "tags", After: `["a"]`}}},
-		{"updated", `{"id":"k1","changes":{"dailyCostLimitMicros":2500000}}`, []console.FieldChange{{Field: "dailyCostLimitMicros", After: "2500000"}}},
+		{"created", `{"id":"k1","label":"ci","concurrencyLimit":3,"tags":["a"]}`, []console.FieldChange{
+			{Field: "concurrencyLimit", After: "3"}, {Field: "label", After: "ci"}, {Field: "tags", After: `["a"]`}}},
+		{"updated", `{"id":"k1","changes":{"dailyCostLimitMicros":2500000,"name":"b"}}`, []console.FieldChange{
+			{Field: "dailyCostLimitMicros", Before: "1000000", After: "2500000"}, {Field: "name", Before: "a", After: "b"}}},
 		{"not json", `null`, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got := auditChanges(admin.AuditEntry{Data: json.RawMessage(tc.data)})
+			before := map[string]json.RawMessage{"dailyCostLimitMicros": json.RawMessage("1000000"), "name": json.RawMessage(`"a"`)}
+			got := auditChanges(admin.AuditEntry{Data: json.RawMessage(tc.data)}, before)
 			if len(got) == 0 && len(tc.want) == 0 {
 				return
 			}
