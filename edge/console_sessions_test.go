@@ -19,6 +19,7 @@ import (
 type consoleClient struct {
 	t    *testing.T
 	env  *edgetest.Env
+	base string // the edge's URL
 	http *http.Client
 }
 
@@ -27,12 +28,12 @@ var consoleCSRF = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
 func newConsoleClient(t *testing.T, env *edgetest.Env) *consoleClient {
 	jar, _ := cookiejar.New(nil)
 	c := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	return &consoleClient{t: t, env: env, http: c}
+	return &consoleClient{t: t, env: env, base: env.HTTP.URL, http: c}
 }
 
 func (c *consoleClient) get(path string) (int, string, string) {
 	c.t.Helper()
-	resp, err := c.http.Get(c.env.HTTP.URL + path)
+	resp, err := c.http.Get(c.base + path)
 	if err != nil {
 		c.t.Fatal(err)
 	}
@@ -53,7 +54,7 @@ func (c *consoleClient) csrf(path string) string {
 
 func (c *consoleClient) post(path string, form url.Values) (int, string) {
 	c.t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, c.env.HTTP.URL+path, strings.NewReader(form.Encode()))
+	req, _ := http.NewRequest(http.MethodPost, c.base+path, strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	resp, err := c.http.Do(req)
 	if err != nil {
