@@ -81,6 +81,8 @@ func TestOpenAPICoversEveryRoute(t *testing.T) {
 		"POST /api/v2/accounts/{platform}/{id}/toggle-schedulable", "POST /api/v2/accounts/{platform}/{id}/reset-rate-limit",
 		"GET /api/v2/accounts/{platform}/{id}/availability", "GET /api/v2/accounts/{platform}/{id}/stats",
 		"GET /api/v2/stats/overview", "GET /api/v2/stats/usage", "GET /api/v2/audit",
+		"GET /api/v2/notifications", "POST /api/v2/notifications", "GET /api/v2/notifications/{id}", "PUT /api/v2/notifications/{id}",
+		"DELETE /api/v2/notifications/{id}", "POST /api/v2/notifications/{id}/test", "GET /api/v2/notifications/{id}/deliveries",
 		"GET /docs", "GET /openapi.json", "GET /health", "GET /ready", "GET /metrics",
 	} {
 		method, path, _ := strings.Cut(r, " ")
@@ -142,12 +144,19 @@ func TestOpenAPICoversEveryRoute(t *testing.T) {
 			"rateLimitWindow rateLimitRequests rateLimitCost dailyCostLimit totalCostLimit weeklyOpusCostLimit tags createdAt updatedAt lastUsedAt",
 		"Account": "id platform name description apiUrl apiKey userAgent supportedModels priority schedulable isActive accountType proxy " +
 			"rateLimitDuration dailyQuota quotaResetTime maxConcurrency status createdAt updatedAt lastUsedAt",
+		// DESIGN.md section 9; the secret is write-only, so the read shape
+		// has hasSecret instead.
+		"Channel":       "id name type url hasSecret events enabled cooldownSeconds isDeleted deletedAt createdAt updatedAt version",
+		"ChannelCreate": "name type url secret events enabled cooldownSeconds",
 	} {
 		for _, f := range strings.Fields(fields) {
 			if _, ok := props(schema)[f]; !ok {
 				t.Errorf("schema %s lacks %s", schema, f)
 			}
 		}
+	}
+	if _, ok := props("Channel")["secret"]; ok {
+		t.Error("schema Channel shows the write-only secret")
 	}
 }
 

@@ -50,10 +50,17 @@ func (s *Server) routes() *echo.Echo {
 	e.GET("/openai/models", r.OpenAIModels)
 	e.GET("/openai/v1/models", r.OpenAIModels)
 
+	// Claude Relay Service's key-holder statistics, in its shape and error
+	// dialect, for the tools built on it.
+	e.POST("/apiStats/api/user-stats", s.admin.CRSUserStats, httpx.RequireJSON)
+
 	// The admin REST API (DESIGN.md section 4).
 	a := s.admin
 	v2 := e.Group("/api/v2")
 	v2.POST("/auth/admin/login", a.Login, httpx.RequireJSON)
+	// The key holder's own usage (DESIGN.md section 8): the API key in the
+	// body is the credential, no admin token.
+	v2.POST("/key-stats", a.KeyHolderStats, httpx.RequireJSON)
 	g := v2.Group("", a.RequireAdmin, httpx.RequireJSON)
 	g.RouteNotFound("/*", s.adminNotFound)
 	g.GET("/auth/me", a.Me)
@@ -76,6 +83,13 @@ func (s *Server) routes() *echo.Echo {
 	g.POST("/accounts/:platform/:id/reset-rate-limit", a.ResetRateLimit)
 	g.GET("/accounts/:platform/:id/availability", a.AccountAvailability)
 	g.GET("/accounts/:platform/:id/stats", a.AccountStats)
+	g.GET("/notifications", a.ListChannels)
+	g.POST("/notifications", a.CreateChannel)
+	g.GET("/notifications/:id", a.GetChannel)
+	g.PUT("/notifications/:id", a.UpdateChannel)
+	g.DELETE("/notifications/:id", a.DeleteChannel)
+	g.POST("/notifications/:id/test", a.TestChannel)
+	g.GET("/notifications/:id/deliveries", a.ChannelDeliveries)
 	g.GET("/audit", a.ListAudit)
 
 	s.routePaths = map[string]bool{}

@@ -104,6 +104,10 @@ type Config struct {
 	// scraper presenting it as a Bearer token; unset, /metrics there
 	// answers 404 and metrics are served by MetricsHandler only.
 	MetricsToken string
+	// NotifyAllowPrivate accepts notification channel URLs naming
+	// loopback, link-local or private addresses (NOTIFY_ALLOW_PRIVATE; the
+	// notifier checks every delivery's address again).
+	NotifyAllowPrivate bool
 	// Version is the running relay's version, shown in the console;
 	// empty: the module version the binary was built as.
 	Version string
@@ -271,6 +275,7 @@ func New(cfg Config, d Deps) (*Server, error) {
 	actions := admin.New(admin.Config{WriteWait: cfg.WriteWait, BcryptCost: cfg.BcryptCost, Location: cfg.Location,
 		LoginFailures: cfg.LoginFailures, LoginUserFailures: cfg.LoginUserFailures, LoginDeviceFailures: cfg.LoginDeviceFailures,
 		LoginWindow: cfg.LoginWindow, LoginKey: adminapi.LoginKey(cfg.JWTSecret),
+		NotifyAllowPrivate: cfg.NotifyAllowPrivate,
 	}, admin.Deps{
 		JS: d.JS, Store: d.Store, Catalog: s.catalog, Box: box, Log: d.Log, Published: s.metrics.published,
 	})

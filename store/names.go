@@ -77,6 +77,12 @@ func accountLeases(accountID string) string { return RuntimePrefix + "lease:acct
 // request id, score = admission time (unix ms).
 func keyWindow(keyID string) string { return RuntimePrefix + "window:key:" + keyID }
 
+// hitCounter is a fixed-window request counter (hits.go) of one id in one
+// scope, for the window numbered window.
+func hitCounter(scope, id, window string) string {
+	return RuntimePrefix + "hits:" + scope + ":" + id + ":" + window
+}
+
 // lastUsed is the least-recently-used order of one platform's accounts:
 // member = account id, score = last use (unix ms).
 func lastUsed(platform string) string { return RuntimePrefix + "lru:" + platform }

@@ -189,18 +189,6 @@ func (s *Store) ClaimHolder(ctx context.Context, name string) (string, error) {
 // ClaimName joins the parts of a claim name; parts must not be empty.
 func ClaimName(parts ...string) string { return strings.Join(parts, "|") }
 
-// KeyWindowRequests returns how many of keyID's requests were admitted in
-// the window ending at now (the admission log the request limit counts;
-// kept only for keys with a request limit).
-func (s *Store) KeyWindowRequests(ctx context.Context, keyID string, window time.Duration, now time.Time) (int64, error) {
-	from := now.Add(-window).UnixMilli()
-	n, err := s.rdb.ZCount(ctx, keyWindow(keyID), fmt.Sprintf("(%d", from), fmt.Sprint(now.UnixMilli())).Result()
-	if err != nil {
-		return 0, fmt.Errorf("store: key window: %w", err)
-	}
-	return n, nil
-}
-
 // recovering orders the accounts the notifier told unavailable by the end
 // of their state (unix ms), until it tells of their recovery.
 func recovering() string { return RuntimePrefix + "notify:recovering" }

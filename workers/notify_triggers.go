@@ -148,18 +148,13 @@ func hasLimits(k projections.KeyView) bool {
 		(k.RateLimitWindow > 0 && (k.RateLimitCostMicros > 0 || k.RateLimitRequests > 0))
 }
 
-// keyLimitUse is one limit of a key and its use.
-type keyLimitUse struct {
-	kind        string
-	used, limit int64 // nano-dollars, or requests
-	money       bool
-	period      string
-	ttl         time.Duration // how long the period lasts from now
-}
-
 // Thresholds of key.limit_reached, in percent.
 var limitThresholds = []int{80, 100}
 
+// checkKeyLimits tells of each limit of k (projections.KeyLimits, the rule
+// the relay refuses by and the key holder sees) used to 80 and 100 percent,
+// once per threshold, period and limit value. Concurrency is not told of:
+// it frees as requests end.
 func (n *Notifier) checkKeyLimits(ctx context.Context, source string, k projections.KeyView, at time.Time) error {
 	loc := n.cfg.Location
 	window := 0
@@ -170,59 +165,71 @@ func (n *Notifier) checkKeyLimits(ctx context.Context, source string, k projecti
 	if err != nil {
 		return err
 	}
-	local := at.In(loc)
-	y, m, d := local.Date()
-	nextDay := time.Date(y, m, d+1, 0, 0, 0, 0, loc)
-	iy, iw := local.ISOWeek()
-	var uses []keyLimitUse
-	if k.DailyCostLimitMicros > 0 {
-		uses = append(uses, keyLimitUse{events.LimitDailyCost, sp.DailyNanos, pricing.MicrosToNanos(k.DailyCostLimitMicros), true, local.Format("2006-01-02"), nextDay.Sub(at) + time.Hour})
-	}
-	if k.WeeklyOpusCostLimitMicros > 0 {
-		uses = append(uses, keyLimitUse{events.LimitWeeklyOpusCost, sp.WeeklyOpusNanos, pricing.MicrosToNanos(k.WeeklyOpusCostLimitMicros), true, fmt.Sprintf("%d-W%02d", iy, iw), 8 * 24 * time.Hour})
-	}
-	if k.TotalCostLimitMicros > 0 {
-		uses = append(uses, keyLimitUse{events.LimitTotalCost, sp.TotalNanos, pricing.MicrosToNanos(k.TotalCostLimitMicros), true, "total", 400 * 24 * time.Hour})
-	}
-	if window > 0 {
-		uses = append(uses, keyLimitUse{events.LimitWindowCost, sp.WindowNanos, pricing.MicrosToNanos(k.RateLimitCostMicros), true, strconv.Itoa(window) + "m", time.Duration(window) * time.Minute})
-	}
+	readings := projections.KeyReadings{WindowCostNanos: sp.WindowNanos, DailyCostNanos: sp.DailyNanos,
+		WeeklyOpusCostNanos: sp.WeeklyOpusNanos, TotalCostNanos: sp.TotalNanos}
 	if k.RateLimitWindow > 0 && k.RateLimitRequests > 0 {
-		w := time.Duration(k.RateLimitWindow) * time.Minute
-		reqs, err := n.st.KeyWindowRequests(ctx, k.ID, w, n.cfg.Now())
+		use, err := n.st.KeyUse(ctx, k.ID, time.Duration(k.RateLimitWindow)*time.Minute, n.cfg.Now())
 		if err != nil {
 			return err
 		}
-		uses = append(uses, keyLimitUse{events.LimitWindowRequests, reqs, int64(k.RateLimitRequests), false, strconv.Itoa(k.RateLimitWindow) + "m", w})
+		readings.WindowRequests, readings.OldestInWindow = use.WindowRequests, use.OldestInWindow
 	}
-	for _, lu := range uses {
+	local := at.In(loc)
+	for _, l := range projections.KeyLimits(k, readings, at, loc) {
+		period, ttl, ok := limitPeriod(l, k, local, window)
+		if !ok {
+			continue
+		}
 		for _, th := range limitThresholds {
-			if !reached(lu.used, lu.limit, th) {
+			if !reached(l.Used, l.Limit, th) {
 				continue
 			}
-			name := store.ClaimName("limit", k.ID, lu.kind, strconv.Itoa(th), strconv.FormatInt(lu.limit, 10), lu.period)
-			ok, err := n.st.Claim(ctx, name, source, lu.ttl)
+			name := store.ClaimName("limit", k.ID, l.Kind, strconv.Itoa(th), strconv.FormatInt(l.Limit, 10), period)
+			ok, err := n.st.Claim(ctx, name, source, ttl)
 			if err != nil {
 				return err
 			}
 			// A jump past 100% tells of 100% only; its 80% is claimed
 			// all the same, so it never follows.
-			if !ok || (th < 100 && reached(lu.used, lu.limit, 100)) {
+			if !ok || (th < 100 && reached(l.Used, l.Limit, 100)) {
 				continue
 			}
-			data := events.KeyLimitData{KeyID: k.ID, KeyName: k.Name, Kind: lu.kind, Threshold: th, Period: lu.period,
-				Used: float64(lu.used), Limit: float64(lu.limit)}
-			if lu.money {
-				data.UsedNanos, data.LimitNanos = lu.used, lu.limit
-				data.Used, data.Limit = pricing.NanosToUSD(lu.used), pricing.NanosToUSD(lu.limit)
+			data := events.KeyLimitData{KeyID: k.ID, KeyName: k.Name, Kind: l.Kind, Threshold: th, Period: period,
+				Used: float64(l.Used), Limit: float64(l.Limit)}
+			if l.IsCost() {
+				data.UsedNanos, data.LimitNanos = l.Used, l.Limit
+				data.Used, data.Limit = pricing.NanosToUSD(l.Used), pricing.NanosToUSD(l.Limit)
 			}
 			if err := n.queue(ctx, fact{source: name, typ: events.NotifyKeyLimit, subject: k.ID,
-				coolType: events.NotifyKeyLimit + ":" + lu.kind + ":" + strconv.Itoa(th), time: at, data: data}); err != nil {
+				coolType: events.NotifyKeyLimit + ":" + l.Kind + ":" + strconv.Itoa(th), time: at, data: data}); err != nil {
 				return err
 			}
 		}
 	}
 	return nil
+}
+
+// limitPeriod names the period a limit's use belongs to (a threshold is
+// told of once per period) and how long it lasts from now; ok is false for
+// a limit the notifier does not tell of.
+func limitPeriod(l projections.KeyLimit, k projections.KeyView, local time.Time, costWindow int) (period string, ttl time.Duration, ok bool) {
+	switch l.Kind {
+	case projections.LimitDailyCost:
+		return local.Format("2006-01-02"), projections.NextLocalDay(local).Sub(local) + time.Hour, true
+	case projections.LimitWeeklyOpusCost:
+		iy, iw := local.ISOWeek()
+		return fmt.Sprintf("%d-W%02d", iy, iw), 8 * 24 * time.Hour, true
+	case projections.LimitTotalCost:
+		return "total", 400 * 24 * time.Hour, true
+	case projections.LimitWindowCost:
+		if costWindow == 0 {
+			return "", 0, false // a window longer than spend is kept: not read
+		}
+		return strconv.Itoa(costWindow) + "m", time.Duration(costWindow) * time.Minute, true
+	case projections.LimitWindowRequests:
+		return strconv.Itoa(k.RateLimitWindow) + "m", time.Duration(k.RateLimitWindow) * time.Minute, true
+	}
+	return "", 0, false
 }
 
 // reached reports whether used is at least pct percent of limit, in

@@ -53,6 +53,10 @@ type config struct {
 	// NotifyAllowPrivate lets notification channels reach loopback,
 	// link-local and private addresses (NOTIFY_ALLOW_PRIVATE).
 	NotifyAllowPrivate bool
+	// NATSAnalystCreds, or NATSAnalystUser and NATSAnalystPassword: the
+	// analyst role an edge against NATS_URL reads USAGE with for the usage
+	// export and live feed (analyst.go). Unset there: both are off.
+	NATSAnalystCreds, NATSAnalystUser, NATSAnalystPassword string
 }
 
 // loadConfig reads the environment through getenv and reports every invalid
@@ -142,6 +146,9 @@ func loadConfig(getenv func(string) string) (config, error) {
 			c.NATSSync = d
 		}
 	}
+	c.NATSAnalystCreds = strings.TrimSpace(getenv("NATS_ANALYST_CREDS"))
+	c.NATSAnalystUser, c.NATSAnalystPassword = strings.TrimSpace(getenv("NATS_ANALYST_USER")), getenv("NATS_ANALYST_PASSWORD")
+	errs = append(errs, c.validateAnalyst())
 	if tp, err := parseTrustedProxies(getenv("TRUSTED_PROXIES")); err != nil {
 		errs = append(errs, err)
 	} else {

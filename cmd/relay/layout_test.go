@@ -16,14 +16,14 @@ var allowedImports = map[string][]string{
 	"relay/events/streams":      {"relay/events"},
 	"relay/events/natstest":     {"relay/events", "relay/events/streams"},
 	"relay/events/notify":       {"relay/events"},
+	"relay/events/usagelog":     {"relay/events"},
 	"relay/projections":         {"relay/events", "relay/projections/"},
 	"relay/projections/pricing": {"relay/events"},
 	"relay/store":               {"relay/events", "relay/projections", "relay/projections/"},
 	"relay/store/redistest":     {},
 	"relay/workers":             {"relay/events", "relay/events/streams", "relay/events/notify", "relay/projections", "relay/projections/", "relay/store", "relay/workers/"},
-	"relay/workers/ledger":      {"relay/events", "relay/events/streams", "relay/projections/pricing"},
 	// edge builds the Echo server: routes, middleware, health, shutdown.
-	"relay/edge": {"relay/events", "relay/projections", "relay/projections/", "relay/store",
+	"relay/edge": {"relay/events", "relay/events/usagelog", "relay/projections", "relay/projections/", "relay/store",
 		"relay/edge/fault", "relay/edge/httpx", "relay/edge/catalog", "relay/edge/relay", "relay/edge/admin", "relay/edge/adminapi",
 		"relay/edge/secrets", "relay/edge/console", "relay/edge/consoleadmin"},
 	// The vocabulary: errors without a transport, then their HTTP form.
@@ -38,7 +38,7 @@ var allowedImports = map[string][]string{
 	"relay/edge/admin": {"relay/events", "relay/events/streams", "relay/events/notify", "relay/projections", "relay/projections/", "relay/store",
 		"relay/edge/fault", "relay/edge/catalog", "relay/edge/secrets"},
 	// The REST handlers.
-	"relay/edge/adminapi": {"relay/events", "relay/events/streams", "relay/events/notify", "relay/projections", "relay/projections/", "relay/store",
+	"relay/edge/adminapi": {"relay/events", "relay/events/streams", "relay/events/notify", "relay/events/usagelog", "relay/projections", "relay/projections/", "relay/store",
 		"relay/edge/fault", "relay/edge/httpx", "relay/edge/catalog", "relay/edge/secrets", "relay/edge/admin"},
 	"relay/edge/usage":     {"relay/events"},
 	"relay/edge/clientreq": {"relay/events"},

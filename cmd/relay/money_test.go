@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"relay/edge/upstreamtest"
-	"relay/workers/ledger"
+	"relay/events/usagelog"
 )
 
 // Issue 17's figures, end to end: seven sonnet 4.5 requests of 120 input,
@@ -62,8 +62,8 @@ func TestCostsAreExactInStatsAndReplay(t *testing.T) {
 	if code != 0 || err != nil || len(rows) != 2 {
 		t.Fatalf("replay: exit %d, %v, rows %v; stderr %s", code, err, rows, errs)
 	}
-	col := func(name string) string { return rows[1][1+slices.Index(ledger.TotalsColumns, name)] }
+	col := func(name string) string { return rows[1][1+slices.Index(usagelog.TotalsColumns, name)] }
 	if rows[1][0] != id || col("requests") != "7" || col("cost") != "0.005197500" || col("costNanos") != "5197500" {
-		t.Fatalf("replay --group-by key: %v (columns keyId %v)", rows[1], ledger.TotalsColumns)
+		t.Fatalf("replay --group-by key: %v (columns keyId %v)", rows[1], usagelog.TotalsColumns)
 	}
 }

@@ -16,8 +16,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"relay/events"
+	"relay/events/usagelog"
 	"relay/projections/pricing"
-	"relay/workers/ledger"
 )
 
 const replayUsage = `usage: relay replay [flags]
@@ -67,9 +67,9 @@ func (l *listFlag) Set(v string) error {
 
 // replayOptions are the parsed flags of `relay replay`.
 type replayOptions struct {
-	query    ledger.Query
-	format   ledger.Format
-	dims     []ledger.Dim
+	query    usagelog.Query
+	format   usagelog.Format
+	dims     []usagelog.Dim
 	prices   *pricing.Table
 	progress bool
 	loc      *time.Location
@@ -82,7 +82,7 @@ func parseReplay(args []string, getenv func(string) string, stderr io.Writer, no
 	fs.Usage = func() {}
 	since := fs.String("since", "", "")
 	until := fs.String("until", "", "")
-	format := fs.String("format", string(ledger.NDJSON), "")
+	format := fs.String("format", string(usagelog.NDJSON), "")
 	groupBy := fs.String("group-by", "", "")
 	reprice := fs.String("reprice", "", "")
 	fs.BoolVar(&o.query.Follow, "follow", false, "")
@@ -110,14 +110,14 @@ func parseReplay(args []string, getenv func(string) string, stderr io.Writer, no
 	if o.loc, err = time.LoadLocation(tz); err != nil {
 		return o, fmt.Errorf("TZ=%q: unknown time zone", tz)
 	}
-	if o.format, err = ledger.ParseFormat(*format); err != nil {
+	if o.format, err = usagelog.ParseFormat(*format); err != nil {
 		return o, fmt.Errorf("--format: %w", err)
 	}
 	for name, v := range map[string]*string{"--since": since, "--until": until} {
 		if *v == "" {
 			continue
 		}
-		t, err := ledger.ParseTime(*v, now, o.loc)
+		t, err := usagelog.ParseTime(*v, now, o.loc)
 		if err != nil {
 			return o, fmt.Errorf("%s %w", name, err)
 		}
@@ -135,14 +135,14 @@ func parseReplay(args []string, getenv func(string) string, stderr io.Writer, no
 			return o, fmt.Errorf("--platform: unknown platform %q: want %s or %s", p, events.PlatformClaudeConsole, events.PlatformCodex)
 		}
 	}
-	outcomes := []string{events.OutcomeOK, events.OutcomeUpstreamError, events.OutcomeClientClosed, events.OutcomeRefused, events.OutcomeTimeout, events.OutcomeNoAccount}
+	outcomes := usagelog.Outcomes
 	for _, v := range f.Outcomes {
 		if !slices.Contains(outcomes, v) {
 			return o, fmt.Errorf("--outcome: unknown outcome %q: want one of %s", v, strings.Join(outcomes, ", "))
 		}
 	}
 	if *groupBy != "" {
-		if o.dims, err = ledger.ParseDims(*groupBy); err != nil {
+		if o.dims, err = usagelog.ParseDims(*groupBy); err != nil {
 			return o, fmt.Errorf("--group-by: %w", err)
 		}
 	}
@@ -234,20 +234,23 @@ func runReplay(ctx context.Context, args []string, getenv func(string) string, s
 	// callers, such as tests).
 	defer debug.SetGCPercent(debug.SetGCPercent(400))
 
-	var sink ledger.Sink
-	var repriced *ledger.RepriceSink
+	var sink usagelog.Sink
+	var repriced *usagelog.RepriceSink
 	switch {
 	case o.prices != nil:
-		repriced = ledger.NewRepriceSink(stdout, o.format, o.dims, o.loc, o.prices)
+		prices := o.prices
+		repriced = usagelog.NewRepriceSink(stdout, o.format, o.dims, o.loc, func(u *usagelog.Fields) (int64, bool) {
+			return prices.RequestCost(u.Outcome, u.Model, u.UpstreamModel, u.Tokens)
+		})
 		sink = repriced
 	case len(o.dims) > 0:
-		sink = ledger.NewAggregateSink(stdout, o.format, o.dims, o.loc)
+		sink = usagelog.NewAggregateSink(stdout, o.format, o.dims, o.loc)
 	default:
-		sink = ledger.NewEventSink(stdout, o.format)
+		sink = usagelog.NewEventSink(stdout, o.format)
 	}
-	var progress *ledger.Progress
+	var progress *usagelog.Progress
 	if o.progress || isTerminal(stderr) {
-		progress = ledger.NewProgress(stderr, isTerminal(stderr), "replay")
+		progress = usagelog.NewProgress(stderr, isTerminal(stderr), "replay")
 		o.query.Progress = progress.Update
 	}
 	var flushErr error
@@ -256,7 +259,7 @@ func runReplay(ctx context.Context, args []string, getenv func(string) string, s
 			flushErr = err
 		}
 	}
-	st, err := ledger.Replay(ctx, js, o.query, sink.Add)
+	st, err := usagelog.Replay(ctx, js, o.query, sink.Add)
 	if err != nil {
 		_ = sink.Flush() // keep what was streamed; aggregates of a cut replay are not written
 		return err

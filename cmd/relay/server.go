@@ -118,6 +118,22 @@ func runServer(ctx context.Context, role string, args []string, getenv func(stri
 	if err != nil {
 		return err
 	}
+	// The usage export and live feed read USAGE as the analyst, so they can
+	// never write (analyst.go).
+	var analyst jetstream.JetStream
+	if withEdge {
+		anc, ajs, err := connectAnalyst(cfg, emb, nats.Name("relay-"+role+"-analyst"), nats.MaxReconnects(-1), nats.ReconnectWait(250*time.Millisecond))
+		if err != nil {
+			return err
+		}
+		if anc == nil {
+			log.Info().Msg("usage export and live feed off: set NATS_ANALYST_USER/NATS_ANALYST_PASSWORD or NATS_ANALYST_CREDS (nats.conf's analyst role)")
+		} else {
+			defer anc.Close()
+			analyst = ajs
+		}
+	}
+	_ = analyst // edge.Deps takes it with the export and live routes (issue 16)
 
 	// Redis: the read models.
 	var rdb *redis.Client
@@ -249,6 +265,7 @@ func runServer(ctx context.Context, role string, args []string, getenv func(stri
 	ecfg.MaxRetries, ecfg.StickyTTL = cfg.MaxRetries, cfg.StickyTTL
 	ecfg.TrustedProxies = cfg.TrustedProxies
 	ecfg.MetricsToken = cfg.MetricsToken
+	ecfg.NotifyAllowPrivate = cfg.NotifyAllowPrivate
 	if ecfg.Location, err = time.LoadLocation(cfg.TZ); err != nil {
 		return usageError{err}
 	}

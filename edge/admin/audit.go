@@ -33,9 +33,10 @@ var configEventTypes = []string{
 	events.KeyCreated, events.KeyUpdated, events.KeyDeleted, events.KeyRestored, events.KeyActivated,
 	events.AccountCreated, events.AccountUpdated, events.AccountDeleted,
 	events.AdminCreated, events.AdminPasswordChanged,
+	events.NotificationCreated, events.NotificationUpdated, events.NotificationDeleted,
 }
 
-var auditKinds = []string{events.EntityKey, events.EntityAccount, events.EntityAdmin}
+var auditKinds = []string{events.EntityKey, events.EntityAccount, events.EntityAdmin, events.EntityNotification}
 
 // AuditTypes are the event types AuditQuery.Type accepts.
 func AuditTypes() []string { return slices.Clone(configEventTypes) }
@@ -45,7 +46,8 @@ func AuditEntityKinds() []string { return slices.Clone(auditKinds) }
 
 // AuditQuery selects a page of the audit log.
 type AuditQuery struct {
-	// Entity is "key", "account" or "admin", optionally followed by ":id";
+	// Entity is "key", "account", "admin" or "notification", optionally
+	// followed by ":id";
 	// empty means every entity.
 	Entity string
 	// Type is a configuration event type (events.KeyCreated, ...); empty
@@ -64,11 +66,13 @@ type AuditEntry struct {
 	Time      time.Time
 	Actor     string
 	RequestID string
-	// EntityKind is events.EntityKey, EntityAccount or EntityAdmin.
+	// EntityKind is events.EntityKey, EntityAccount, EntityAdmin or
+	// EntityNotification.
 	EntityKind, EntityID string
 	// Data is the event's payload (JSON) without its secrets: no key hash,
-	// sealed secret or password hash at any depth; null when it does not
-	// parse.
+	// sealed secret (an account's key, a proxy password, a notification
+	// channel's URL and signing secret) or password hash at any depth; null
+	// when it does not parse.
 	Data json.RawMessage
 }
 
@@ -126,14 +130,15 @@ func (s *Service) Audit(ctx context.Context, q AuditQuery) (AuditPage, error) {
 	return AuditPage{Entries: entries, Total: total}, nil
 }
 
-// auditFilter turns the entity ("key", "account", "admin", or one of them
-// with ":id") and type parameters into a subject filter and a type to match.
+// auditFilter turns the entity ("key", "account", "admin", "notification",
+// or one of them with ":id") and type parameters into a subject filter and
+// a type to match.
 func auditFilter(entity, typ string) (subject, eventType string, err error) {
 	kind, id, hasID := strings.Cut(entity, ":")
 	switch {
 	case entity == "":
 	case !slices.Contains(auditKinds, kind):
-		return "", "", fault.InvalidField("entity", "entity must be key, account or admin, optionally followed by :id")
+		return "", "", fault.InvalidField("entity", "entity must be key, account, admin or notification, optionally followed by :id")
 	case hasID && !events.ValidToken(id):
 		return "", "", fault.InvalidField("entity", "entity id is not a valid id")
 	}
@@ -241,7 +246,7 @@ func filteredSeqs(ctx context.Context, stream jetstream.Stream, subject, typ str
 
 // secretFields never leave the edge, at any depth of a payload (an update's
 // changes nest them).
-var secretFields = []string{"keyHash", "apiKeySealed", "passwordHash", "passwordSealed"}
+var secretFields = []string{"keyHash", "apiKeySealed", "passwordHash", "passwordSealed", "urlSealed", "secretSealed"}
 
 // redactSecrets returns data without secretFields. What does not parse is
 // shown as null rather than risk showing a secret.

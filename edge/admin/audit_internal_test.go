@@ -13,6 +13,7 @@ func TestRedactSecretsAtAnyDepthKeepingNumbersExact(t *testing.T) {
 		{"nested in changes", `{"id":"a1","changes":{"apiKeySealed":"s","name":"x"}}`, `{"changes":{"name":"x"},"id":"a1"}`},
 		{"any Sealed suffix", `{"list":[{"fooSealed":"s","v":1}]}`, `{"list":[{"v":1}]}`},
 		{"password hash", `{"username":"admin","passwordHash":"$2a$"}`, `{"username":"admin"}`},
+		{"notification channel", `{"id":"c1","urlSealed":"u","urlMask":"https://h/****","secretSealed":"s"}`, `{"id":"c1","urlMask":"https://h/****"}`},
 		{"big numbers stay exact", `{"dailyCostLimit":12345678901234567890}`, `{"dailyCostLimit":12345678901234567890}`},
 		{"not JSON", `{"keyHash":`, `null`},
 	} {
@@ -31,6 +32,8 @@ func TestAuditFilterSubjects(t *testing.T) {
 		{"account:a1", "", "relay.config.account.a1", ""},
 		{"", "admin.created", "relay.config.admin.>", ""},
 		{"key:k1", "key.updated", "relay.config.key.k1", ""},
+		{"notification:c1", "", "relay.config.notification.c1", ""},
+		{"", "notification.updated", "relay.config.notification.>", ""},
 		{"user", "", "", "entity"},
 		{"key:a.b", "", "", "entity"},
 		{"key:*", "", "", "entity"},

@@ -37,6 +37,9 @@ type Config struct {
 	// nobody can tell which names share one (the edge derives it from
 	// JWT_SECRET).
 	LoginKey []byte
+	// NotifyAllowPrivate accepts notification channel URLs naming
+	// loopback, link-local or private addresses (NOTIFY_ALLOW_PRIVATE).
+	NotifyAllowPrivate bool
 }
 
 // Deps are what the actions are composed from.

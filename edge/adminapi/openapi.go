@@ -4,6 +4,9 @@ import (
 	"encoding/json"
 	"net/http"
 	"relay/edge/admin"
+	"relay/events"
+	"relay/events/notify"
+	"relay/store"
 	"strconv"
 
 	"github.com/labstack/echo/v4"
@@ -105,6 +108,21 @@ func oaKeyWritable() oaObj {
 	}
 }
 
+// oaChannelWritable are the fields an admin sets on a notification channel.
+func oaChannelWritable() oaObj {
+	return oaObj{
+		"name": oaObj{"type": "string", "minLength": 1, "maxLength": notify.MaxNameLen},
+		"type": oaEnum("the service and its message format", events.ChannelTypes...),
+		"url": oaObj{"type": "string", "format": "uri", "maxLength": notify.MaxURLLen, "writeOnly": true,
+			"description": "absolute http(s) URL; sealed at once, answers show a mask; loopback, link-local and private addresses are refused unless NOTIFY_ALLOW_PRIVATE=true; telegram: https://api.telegram.org/bot<token>/sendMessage?chat_id=<chat>; required again when the type changes"},
+		"secret": oaObj{"type": "string", "maxLength": notify.MaxSecretLen, "writeOnly": true, "nullable": true,
+			"description": "signing secret: required for webhook (HMAC-SHA256 of X-Relay-Timestamp.body), optional for feishu and dingtalk, refused for the others; \"\" or null removes it; omit to keep it"},
+		"events":          oaArray(oaEnum("", events.NotifyTypes...), "notification types the channel receives (a test is always sent)"),
+		"enabled":         oaBool("default true; a disabled channel receives tests only"),
+		"cooldownSeconds": oaBounded(oaInt("one message per subject and type per cooldown; 0: the default, 600"), 0, notify.MaxCooldownSec),
+	}
+}
+
 // accountWritable are the fields an admin sets on an account.
 func oaAccountWritable() oaObj {
 	return oaObj{
@@ -154,6 +172,18 @@ func oaSchemas() oaObj {
 		"lastUsedAt":  oaNullable(oaTime("")),
 		"version":     oaInt("the ETag; send in If-Match to update safely"),
 	}
+	channelProps := oaChannelWritable()
+	delete(channelProps, "secret")
+	channelProps["url"] = oaString("mask of the URL: scheme, host and the last 4 characters of the rest (the URL is a credential for most services)")
+	channelRead := oaObj{
+		"id":        oaString(""),
+		"hasSecret": oaBool("whether a signing secret is set (it is never shown)"),
+		"isDeleted": oaBool(""),
+		"deletedAt": oaNullable(oaTime("")),
+		"createdAt": oaTime(""),
+		"updatedAt": oaTime(""),
+		"version":   oaInt("the ETag; send in If-Match to update safely"),
+	}
 	totals := oaObject(oaObj{
 		"requests": oaInt("requests that reached an upstream"), "refused": oaInt("requests refused"),
 		"inputTokens": oaInt(""), "outputTokens": oaInt(""), "cacheCreateTokens": oaInt(""), "cacheReadTokens": oaInt(""),
@@ -191,6 +221,21 @@ func oaSchemas() oaObj {
 			"reasons":   oaArray(oaObj{"type": "string"}, "every reason it cannot be scheduled now: deleted, inactive, unschedulable, rate limited|overloaded|unauthorized until T, at max concurrency"),
 			"inFlight":  oaInt("requests holding a lease on the account"),
 		}, "available", "reasons"),
+		"ChannelCreate": oaClosed(oaObject(oaChannelWritable(), "name", "type", "url")),
+		"ChannelUpdate": oaClosed(oaObject(oaChannelWritable())),
+		"Channel":       oaObject(oaMerge(channelProps, channelRead)),
+		"ChannelList":   oaList(oaRef("Channel")),
+		"ChannelTest": oaObject(oaObj{
+			"deliveryId": oaString("the X-Relay-Delivery of the message sent, and the id of its records in the deliveries"),
+			"channelId":  oaString(""),
+		}),
+		"Delivery": oaObject(oaObj{
+			"id": oaString("delivery id (X-Relay-Delivery), the same on every attempt"), "type": oaString("notification type"),
+			"time": oaTime("when the attempt ended"), "attempt": oaInt("1 for the first"), "statusCode": oaInt("the receiver's HTTP status; 0: none"),
+			"outcome":    oaEnum("", store.DeliveryDelivered, store.DeliveryRetrying, store.DeliveryFailed, store.DeliverySkipped),
+			"error":      oaString("why the attempt failed or was skipped (never the URL or secret)"),
+			"durationMs": oaInt(""),
+		}),
 		"AuditEntry": oaObject(oaObj{
 			"seq": oaInt("CONFIG stream sequence"), "id": oaString("event id"), "type": oaString("event type, e.g. key.updated"),
 			"time": oaTime(""), "actor": oaString("admin username"), "requestId": oaString(""),
@@ -423,6 +468,23 @@ func openAPISpec() oaObj {
 	add("get", "/api/v2/accounts/{platform}/{id}/stats", admin(oaOp{summary: "Usage statistics of an account", tags: []string{"stats"}, params: oaWith(one, oaRangeParam),
 		okBody: oaEnvelope(oaRef("Stats")), errors: entityErrs}))
 
+	// Notification channels (DESIGN.md section 9).
+	notifTags := []string{"notifications"}
+	add("get", "/api/v2/notifications", admin(oaOp{summary: "List notification channels, newest first", tags: notifTags, params: oaListParams, okBody: oaEnvelope(oaRef("ChannelList"))}))
+	add("post", "/api/v2/notifications", admin(oaOp{summary: "Add a notification channel; its URL and secret are sealed at once and never shown", tags: notifTags,
+		body: oaRef("ChannelCreate"), okStatus: "201", okBody: oaEnvelope(oaRef("Channel")), etag: true}))
+	add("get", "/api/v2/notifications/{id}", admin(oaOp{summary: "Read a channel (ETag: its version)", tags: notifTags, params: []oaObj{oaPathID},
+		okBody: oaEnvelope(oaRef("Channel")), etag: true, errors: entityErrs}))
+	add("put", "/api/v2/notifications/{id}", admin(oaOp{summary: "Change the fields sent; without url or secret they are kept", tags: notifTags, params: []oaObj{oaPathID, oaIfMatch},
+		body: oaRef("ChannelUpdate"), okBody: oaEnvelope(oaRef("Channel")), etag: true, errors: entityErrs}))
+	add("delete", "/api/v2/notifications/{id}", admin(oaOp{summary: "Delete a channel: nothing more is sent to it", tags: notifTags, params: []oaObj{oaPathID, oaIfMatch},
+		okBody: oaEnvelope(oaRef("Channel")), etag: true, errors: entityErrs}))
+	add("post", "/api/v2/notifications/{id}/test", admin(oaOp{summary: "Queue a test message (enabled or not, no cooldown; one per channel every 2 s, else 429); its outcome shows in the deliveries", tags: notifTags,
+		params: []oaObj{oaPathID}, okStatus: "202", okBody: oaEnvelope(oaRef("ChannelTest")), errors: []string{"400", "401", "404", "409", "429"}}))
+	add("get", "/api/v2/notifications/{id}/deliveries", admin(oaOp{summary: "The channel's newest delivery attempts, newest first (the log keeps 200)", tags: notifTags,
+		params: []oaObj{oaPathID, oaParam("limit", "query", "how many, 1 to 200 (default 50)", oaBounded(oaInt(""), 1, store.MaxDeliveryLog), false)},
+		okBody: oaEnvelope(oaObject(oaObj{"items": oaArray(oaRef("Delivery"), "")})), errors: []string{"400", "401", "404"}}))
+
 	// Statistics and audit.
 	add("get", "/api/v2/stats/overview", admin(oaOp{summary: "Totals across keys and accounts", tags: []string{"stats"},
 		okBody: oaEnvelope(oaObj{"type": "object", "additionalProperties": true})}))
@@ -436,9 +498,11 @@ func openAPISpec() oaObj {
 	}, okBody: oaEnvelope(oaRef("Stats"))}))
 	add("get", "/api/v2/audit", admin(oaOp{summary: "Configuration changes, newest first (the CONFIG stream)", tags: []string{"audit"}, params: []oaObj{
 		oaListParams[0], oaListParams[1],
-		oaParam("entity", "query", "key, account or admin, optionally with :id (key:0191...)", oaObj{"type": "string"}, false),
+		oaParam("entity", "query", "key, account, admin or notification, optionally with :id (key:0191...)", oaObj{"type": "string"}, false),
 		oaParam("type", "query", "event type", oaEnum("", configEventTypes...), false),
 	}, okBody: oaEnvelope(oaRef("AuditList"))}))
+
+	oaKeyHolderPaths(add)
 
 	// Operations and documentation.
 	ops := []string{"operations"}
@@ -459,7 +523,7 @@ func openAPISpec() oaObj {
 		},
 		"paths": paths,
 		"components": oaObj{
-			"schemas": oaSchemas(),
+			"schemas": oaMerge(oaSchemas(), oaKeyHolderSchemas()),
 			"securitySchemes": oaObj{
 				"adminToken":  oaObj{"type": "http", "scheme": "bearer", "bearerFormat": "JWT", "description": "from POST /api/v2/auth/admin/login"},
 				"relayKey":    oaObj{"type": "apiKey", "in": "header", "name": "x-api-key", "description": "a relay API key, cr_..."},

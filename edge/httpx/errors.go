@@ -102,6 +102,15 @@ var openAICodes = map[fault.Kind]string{
 	fault.Method:       "method_not_allowed",
 }
 
+// crsTitles are the "error" strings of Claude Relay Service's error shape
+// where it has its own; other kinds use the status text.
+var crsTitles = map[fault.Kind]string{
+	fault.Internal:     "Internal server error",
+	fault.Invalid:      "Invalid request",
+	fault.Unauthorized: "Invalid API key",
+	fault.RateLimited:  "Too many requests",
+}
+
 // Dialect is the error shape of a route group.
 type Dialect uint8
 
@@ -109,6 +118,9 @@ const (
 	DialectAdmin Dialect = iota
 	DialectAnthropic
 	DialectOpenAI
+	// DialectCRS is Claude Relay Service's error shape, for the routes
+	// relay answers as it does (/apiStats/): {"error", "message"}.
+	DialectCRS
 )
 
 func DialectOf(path string) Dialect {
@@ -117,6 +129,8 @@ func DialectOf(path string) Dialect {
 		return DialectAnthropic
 	case strings.HasPrefix(path, "/openai/"):
 		return DialectOpenAI
+	case strings.HasPrefix(path, "/apiStats/"):
+		return DialectCRS
 	}
 	return DialectAdmin
 }
@@ -136,6 +150,12 @@ func ErrorBody(d Dialect, e *fault.Error) any {
 			typ = e.UpstreamType
 		}
 		return map[string]any{"error": map[string]any{"message": e.Message, "type": typ, "code": openAICodes[e.Kind]}}
+	case DialectCRS:
+		title := crsTitles[e.Kind]
+		if title == "" {
+			title = http.StatusText(kindStatus[e.Kind])
+		}
+		return map[string]string{"error": title, "message": e.Message}
 	}
 	body := map[string]string{"code": adminCodes[e.Kind], "message": e.Message}
 	if e.Field != "" {

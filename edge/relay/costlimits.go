@@ -7,7 +7,6 @@ import (
 
 	"relay/edge/fault"
 	"relay/projections"
-	"relay/projections/pricing"
 )
 
 // Cost limits are checked against spend projected from usage events, so they
@@ -39,23 +38,32 @@ func (s *Relay) checkCostLimits(ctx context.Context, k projections.KeyView, mode
 	if s.spendLag.lagging(spend.Checkpoint, now) {
 		return refuse(fault.Overloaded, "spend_stale", "usage accounting is catching up; try again shortly")
 	}
-	local := now.In(s.cfg.Location)
-	// Limits are configured in micro-dollars, spend is counted in
-	// nano-dollars: both exact, compared as integers.
-	reached := func(limitMicros, spentNanos int64) bool {
-		return limitMicros > 0 && spentNanos >= pricing.MicrosToNanos(limitMicros)
-	}
-	switch {
-	case reached(k.TotalCostLimitMicros, spend.TotalNanos):
-		return refuse(fault.Forbidden, "total_cost_limit", "total cost limit of this API key reached")
-	case reached(k.DailyCostLimitMicros, spend.DailyNanos):
-		return retryAt(refuse(fault.RateLimited, "daily_cost_limit", "daily cost limit of this API key reached"), now, nextDay(local))
-	case weekly && reached(k.WeeklyOpusCostLimitMicros, spend.WeeklyOpusNanos):
-		return retryAt(refuse(fault.RateLimited, "weekly_opus_cost_limit", "weekly Opus cost limit of this API key reached"), now, nextMonday(local))
-	case window > 0 && reached(k.RateLimitCostMicros, spend.WindowNanos):
-		// The window slides: cost leaves it minute by minute, so look again
-		// within a minute.
-		return retryAt(refuse(fault.RateLimited, "window_cost_limit", "cost limit of this API key's rate-limit window reached"), now, now.Add(time.Minute))
+	// The rule is projections.KeyLimits, the one the key holder sees; the
+	// relay refuses by the first cost limit reached, in its order (total,
+	// daily, weekly Opus, window cost). Request-window and concurrency
+	// limits are the admission's (store.Admit).
+	readings := projections.KeyReadings{WindowCostNanos: spend.WindowNanos, DailyCostNanos: spend.DailyNanos,
+		WeeklyOpusCostNanos: spend.WeeklyOpusNanos, TotalCostNanos: spend.TotalNanos}
+	for _, l := range projections.KeyLimits(k, readings, now, s.cfg.Location) {
+		if !l.Reached {
+			continue
+		}
+		switch l.Kind {
+		case projections.LimitTotalCost:
+			return refuse(fault.Forbidden, "total_cost_limit", "total cost limit of this API key reached")
+		case projections.LimitDailyCost:
+			return retryAt(refuse(fault.RateLimited, "daily_cost_limit", "daily cost limit of this API key reached"), now, l.ResetsAt)
+		case projections.LimitWeeklyOpusCost:
+			if weekly {
+				return retryAt(refuse(fault.RateLimited, "weekly_opus_cost_limit", "weekly Opus cost limit of this API key reached"), now, l.ResetsAt)
+			}
+		case projections.LimitWindowCost:
+			if window > 0 {
+				// The window slides: cost leaves it minute by minute, so
+				// look again within a minute.
+				return retryAt(refuse(fault.RateLimited, "window_cost_limit", "cost limit of this API key's rate-limit window reached"), now, l.ResetsAt)
+			}
+		}
 	}
 	return nil
 }
@@ -63,20 +71,6 @@ func (s *Relay) checkCostLimits(ctx context.Context, k projections.KeyView, mode
 func retryAt(r *refusal, now, at time.Time) *refusal {
 	r.err.RetryAfter = max(1, int(at.Sub(now).Seconds()+0.999))
 	return r
-}
-
-func nextDay(local time.Time) time.Time {
-	y, m, d := local.Date()
-	return time.Date(y, m, d+1, 0, 0, 0, 0, local.Location())
-}
-
-func nextMonday(local time.Time) time.Time {
-	y, m, d := local.Date()
-	days := (8 - int(local.Weekday())) % 7
-	if days == 0 {
-		days = 7
-	}
-	return time.Date(y, m, d+days, 0, 0, 0, 0, local.Location())
 }
 
 // lagTracker remembers the usage events this edge published that the usage

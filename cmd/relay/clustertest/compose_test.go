@@ -78,6 +78,10 @@ func TestComposeFile(t *testing.T) {
 			t.Errorf("%s: NATS_REPLICAS %q NATS_URL %q REDIS_URL %q", name, env["NATS_REPLICAS"], env["NATS_URL"], env["REDIS_URL"])
 		case env["NATS_USER"] != "relay" || env["NATS_PASSWORD"] != relayNATSPassword:
 			t.Errorf("%s: NATS_USER %q and NATS_PASSWORD not relay's of .env", name, env["NATS_USER"])
+		case role == "edge" && (env["NATS_ANALYST_USER"] != "analyst" || env["NATS_ANALYST_PASSWORD"] != analystNATSPassword):
+			t.Errorf("%s: NATS_ANALYST_USER %q and NATS_ANALYST_PASSWORD not the analyst's of .env (usage export)", name, env["NATS_ANALYST_USER"])
+		case role == "worker" && env["NATS_ANALYST_PASSWORD"] != "":
+			t.Errorf("%s: a worker has the analyst's password; only edges export", name)
 		case env["JWT_SECRET"] != jwtSecret || env["ENCRYPTION_KEY"] != encryptionKey:
 			t.Errorf("%s: JWT_SECRET or ENCRYPTION_KEY not the ones of .env", name)
 		case !strings.Contains(s.healthcheck(), "127.0.0.1:3000"+check):

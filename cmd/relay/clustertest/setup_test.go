@@ -106,7 +106,7 @@ func startDeployment(t *testing.T) *deployment {
 
 	d.bin = bin
 	d.env = func(role string, i int) map[string]string {
-		return map[string]string{
+		env := map[string]string{
 			"NATS_URL":       d.nats.urls(),
 			"NATS_USER":      "relay",
 			"NATS_PASSWORD":  relayNATSPassword,
@@ -124,6 +124,10 @@ func startDeployment(t *testing.T) *deployment {
 			"METRICS_LISTEN": "off",
 			"METRICS_TOKEN":  metricsToken,
 		}
+		if role == "edge" { // the usage export's reader, as compose gives it
+			env["NATS_ANALYST_USER"], env["NATS_ANALYST_PASSWORD"] = "analyst", analystNATSPassword
+		}
+		return env
 	}
 	start := time.Now()
 	for i := range 2 {

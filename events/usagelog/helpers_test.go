@@ -1,4 +1,4 @@
-package ledger_test
+package usagelog_test
 
 import (
 	"context"
@@ -11,8 +11,8 @@ import (
 
 	"relay/events"
 	"relay/events/streams"
+	"relay/events/usagelog"
 	"relay/projections/pricing"
-	"relay/workers/ledger"
 )
 
 // stored is one usage event as published: its payload bytes, its stream
@@ -79,11 +79,18 @@ func fixture(n int, seed uint64) []events.Usage {
 				u.UpstreamModel = "claude-sonnet-4-5-20250929"
 			}
 		}
-		cost, priced := ledger.Recompute(table, &ledger.Fields{Model: u.Model, UpstreamModel: u.UpstreamModel, Outcome: u.Outcome, Tokens: u.Tokens})
+		cost, priced := pricer(table)(&usagelog.Fields{Model: u.Model, UpstreamModel: u.UpstreamModel, Outcome: u.Outcome, Tokens: u.Tokens})
 		u.CostNanos, u.Priced, u.Cost = cost, priced, pricing.MicrosToUSD(cost)
 		out[i] = u
 	}
 	return out
+}
+
+// pricer prices by t's rule for requests, as relay replay --reprice does.
+func pricer(t *pricing.Table) usagelog.Pricer {
+	return func(u *usagelog.Fields) (int64, bool) {
+		return t.RequestCost(u.Outcome, u.Model, u.UpstreamModel, u.Tokens)
+	}
 }
 
 // publish stores us on USAGE and returns them with their sequences and
@@ -119,10 +126,10 @@ func publish(t testing.TB, js jetstream.JetStream, us []events.Usage) []stored {
 }
 
 // replayAll runs q and returns copies of the events handed over.
-func replayAll(t *testing.T, js jetstream.JetStream, q ledger.Query) ([]ledger.Event, ledger.Stats) {
+func replayAll(t *testing.T, js jetstream.JetStream, q usagelog.Query) ([]usagelog.Event, usagelog.Stats) {
 	t.Helper()
-	var got []ledger.Event
-	st, err := ledger.Replay(context.Background(), js, q, func(e *ledger.Event) error {
+	var got []usagelog.Event
+	st, err := usagelog.Replay(context.Background(), js, q, func(e *usagelog.Event) error {
 		c := *e
 		c.Data = append([]byte(nil), e.Data...)
 		got = append(got, c)

@@ -1,4 +1,4 @@
-package ledger_test
+package usagelog_test
 
 import (
 	"context"
@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"relay/events/natstest"
-	"relay/workers/ledger"
+	"relay/events/usagelog"
 )
 
 func TestParseTime(t *testing.T) {
@@ -35,7 +35,7 @@ func TestParseTime(t *testing.T) {
 		{in: "2026-13-01", bad: true},
 	}
 	for _, tc := range cases {
-		got, err := ledger.ParseTime(tc.in, now, berlin)
+		got, err := usagelog.ParseTime(tc.in, now, berlin)
 		if tc.bad != (err != nil) || (!tc.bad && !got.Equal(tc.want)) {
 			t.Errorf("ParseTime(%q) = %v, %v; want %v (error: %v)", tc.in, got, err, tc.want, tc.bad)
 		}
@@ -43,21 +43,21 @@ func TestParseTime(t *testing.T) {
 }
 
 func TestParseDimsAndFormat(t *testing.T) {
-	dims, err := ledger.ParseDims("day, key,model")
-	if err != nil || !slices.Equal(dims, []ledger.Dim{ledger.DimDay, ledger.DimKey, ledger.DimModel}) {
+	dims, err := usagelog.ParseDims("day, key,model")
+	if err != nil || !slices.Equal(dims, []usagelog.Dim{usagelog.DimDay, usagelog.DimKey, usagelog.DimModel}) {
 		t.Fatalf("%v %v", dims, err)
 	}
 	for _, bad := range []string{"", "week", "day,,key", "key,key"} {
-		if _, err := ledger.ParseDims(bad); err == nil {
+		if _, err := usagelog.ParseDims(bad); err == nil {
 			t.Errorf("ParseDims(%q) accepted", bad)
 		}
 	}
 	for _, f := range []string{"ndjson", "csv"} {
-		if _, err := ledger.ParseFormat(f); err != nil {
+		if _, err := usagelog.ParseFormat(f); err != nil {
 			t.Errorf("ParseFormat(%q): %v", f, err)
 		}
 	}
-	if _, err := ledger.ParseFormat("json"); err == nil {
+	if _, err := usagelog.ParseFormat("json"); err == nil {
 		t.Error("ParseFormat(json) accepted")
 	}
 }
@@ -69,7 +69,7 @@ func TestReplayCallbackError(t *testing.T) {
 	publish(t, js, fixture(10, 20))
 	stop := errors.New("enough")
 	n := 0
-	st, err := ledger.Replay(context.Background(), js, ledger.Query{}, func(*ledger.Event) error {
+	st, err := usagelog.Replay(context.Background(), js, usagelog.Query{}, func(*usagelog.Event) error {
 		if n++; n == 3 {
 			return stop
 		}

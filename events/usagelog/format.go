@@ -1,14 +1,13 @@
-package ledger
+package usagelog
 
 import (
 	"bufio"
-	"encoding/csv"
 	"fmt"
 	"io"
 	"strconv"
 	"time"
-
-	"relay/projections/pricing"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Format is an output format.
@@ -48,9 +47,7 @@ type Sink interface {
 func NewEventSink(w io.Writer, f Format) Sink {
 	bw := bufio.NewWriterSize(w, 256<<10)
 	if f == CSV {
-		s := &csvSink{bw: bw, w: csv.NewWriter(bw)}
-		s.err = s.w.Write(CSVColumns)
-		return s
+		return newCSVSink(bw)
 	}
 	return &ndjsonSink{w: bw}
 }
@@ -81,45 +78,108 @@ var CSVColumns = []string{
 	"durationMs", "ttftMs", "seq", "recordedAt", "costNanos",
 }
 
+// csvSink writes a row per request. Rows are appended to one reused line
+// with the quoting rules of encoding/csv (appendCSVField; a test checks
+// they agree), so a row costs no allocation.
 type csvSink struct {
-	bw  *bufio.Writer
-	w   *csv.Writer
-	row []string
-	err error
+	bw   *bufio.Writer
+	line []byte
+}
+
+func newCSVSink(bw *bufio.Writer) *csvSink {
+	s := &csvSink{bw: bw}
+	for i, c := range CSVColumns {
+		if i > 0 {
+			s.line = append(s.line, ',')
+		}
+		s.line = appendCSVField(s.line, c)
+	}
+	s.bw.Write(append(s.line, '\n'))
+	return s
 }
 
 // Add writes a row for e; a count of refusals has no row (a row is one
 // request): --group-by counts them in its refused column.
 func (s *csvSink) Add(e *Event) error {
-	if s.err != nil {
-		return s.err
-	}
 	if e.Counted {
 		return nil
 	}
 	u := e.Fields()
 	nanos := u.Nanos()
-	i := strconv.FormatInt
-	s.row = append(s.row[:0],
-		u.ID, u.Time, u.KeyID, u.AccountID, u.Platform, u.Model, u.UpstreamModel,
-		u.Client, u.SessionHash, strconv.FormatBool(u.Stream), i(u.Status, 10), u.Outcome, u.Reason, i(u.Attempts, 10),
-		i(u.InputTokens, 10), i(u.OutputTokens, 10), i(u.CacheCreateTokens, 10), i(u.CacheCreate1hTokens, 10),
-		i(u.CacheReadTokens, 10), i(u.ReasoningTokens, 10), pricing.FormatUSD(nanos), i(pricing.NanosToMicros(nanos), 10), strconv.FormatBool(u.Priced),
-		i(u.DurationMs, 10), i(u.TTFTMs, 10), strconv.FormatUint(e.Seq, 10), e.Stored.UTC().Format(time.RFC3339Nano), i(nanos, 10))
-	return s.w.Write(s.row)
+	b := s.line[:0]
+	str := func(v string) { b = appendCSVField(b, v); b = append(b, ',') }
+	num := func(v int64) { b = strconv.AppendInt(b, v, 10); b = append(b, ',') }
+	boolean := func(v bool) { b = strconv.AppendBool(b, v); b = append(b, ',') }
+	str(u.ID)
+	str(u.Time)
+	str(u.KeyID)
+	str(u.AccountID)
+	str(u.Platform)
+	str(u.Model)
+	str(u.UpstreamModel)
+	str(u.Client)
+	str(u.SessionHash)
+	boolean(u.Stream)
+	num(u.Status)
+	str(u.Outcome)
+	str(u.Reason)
+	num(u.Attempts)
+	num(u.InputTokens)
+	num(u.OutputTokens)
+	num(u.CacheCreateTokens)
+	num(u.CacheCreate1hTokens)
+	num(u.CacheReadTokens)
+	num(u.ReasoningTokens)
+	b = appendUSD(b, nanos)
+	b = append(b, ',')
+	num(nanosToMicros(nanos))
+	boolean(u.Priced)
+	num(u.DurationMs)
+	num(u.TTFTMs)
+	b = strconv.AppendUint(b, e.Seq, 10)
+	b = append(b, ',')
+	b = e.Stored.UTC().AppendFormat(b, time.RFC3339Nano)
+	b = append(b, ',')
+	b = strconv.AppendInt(b, nanos, 10)
+	b = append(b, '\n')
+	s.line = b
+	_, err := s.bw.Write(b) // a bufio.Writer keeps its first error
+	return err
 }
 
-func (s *csvSink) Flush() error {
-	s.w.Flush()
-	if err := s.w.Error(); err != nil {
-		return err
+func (s *csvSink) Flush() error { return s.bw.Flush() }
+func (s *csvSink) Close() error { return s.bw.Flush() }
+
+// appendCSVField appends field as encoding/csv's Writer writes it (comma
+// ',', UseCRLF false): quoted when it holds a comma, a quote, a CR or an
+// LF, begins with a space, or is \., with quotes doubled.
+func appendCSVField(b []byte, field string) []byte {
+	if !csvNeedsQuotes(field) {
+		return append(b, field...)
 	}
-	return s.bw.Flush()
+	b = append(b, '"')
+	for i := 0; i < len(field); i++ {
+		if field[i] == '"' {
+			b = append(b, '"')
+		}
+		b = append(b, field[i])
+	}
+	return append(b, '"')
 }
 
-func (s *csvSink) Close() error {
-	if s.err != nil {
-		return s.err
+// csvNeedsQuotes is encoding/csv's fieldNeedsQuotes for comma ','.
+func csvNeedsQuotes(field string) bool {
+	if field == "" {
+		return false
 	}
-	return s.Flush()
+	if field == `\.` {
+		return true
+	}
+	for i := 0; i < len(field); i++ {
+		if c := field[i]; c == '\n' || c == '\r' || c == '"' || c == ',' {
+			return true
+		}
+	}
+	r1, _ := utf8.DecodeRuneInString(field)
+	return unicode.IsSpace(r1)
 }

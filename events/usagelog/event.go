@@ -1,4 +1,4 @@
-package ledger
+package usagelog
 
 import (
 	"errors"
@@ -30,7 +30,9 @@ type Event struct {
 }
 
 // Fields are the members of an events.Usage payload the ledger reads. The
-// attempt log and exclusions are left in Data.
+// attempt log and exclusions are left in Data. The strings share Data's
+// bytes (never modified): keeping one keeps the payload; strings.Clone
+// what is kept long.
 type Fields struct {
 	ID            string
 	Time          string // as written (RFC 3339); see EventTime

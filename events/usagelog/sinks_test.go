@@ -1,4 +1,4 @@
-package ledger_test
+package usagelog_test
 
 import (
 	"bytes"
@@ -17,14 +17,14 @@ import (
 
 	"relay/events"
 	"relay/events/natstest"
+	"relay/events/usagelog"
 	"relay/projections/pricing"
-	"relay/workers/ledger"
 )
 
 // run replays everything into sink and closes it.
-func run(t *testing.T, js jetstream.JetStream, q ledger.Query, sink ledger.Sink) {
+func run(t *testing.T, js jetstream.JetStream, q usagelog.Query, sink usagelog.Sink) {
 	t.Helper()
-	if _, err := ledger.Replay(context.Background(), js, q, sink.Add); err != nil {
+	if _, err := usagelog.Replay(context.Background(), js, q, sink.Add); err != nil {
 		t.Fatal(err)
 	}
 	if err := sink.Close(); err != nil {
@@ -37,7 +37,7 @@ func TestNDJSONIsThePayloadsAsStored(t *testing.T) {
 	_, js := srv.Connect(t)
 	all := publish(t, js, fixture(50, 10))
 	var out bytes.Buffer
-	run(t, js, ledger.Query{}, ledger.NewEventSink(&out, ledger.NDJSON))
+	run(t, js, usagelog.Query{}, usagelog.NewEventSink(&out, usagelog.NDJSON))
 	var want bytes.Buffer
 	for _, s := range all {
 		want.Write(s.data)
@@ -59,19 +59,19 @@ func TestCSVParsesWithTheDocumentedColumns(t *testing.T) {
 	_, js := srv.Connect(t)
 	all := publish(t, js, fixture(60, 11))
 	var out bytes.Buffer
-	run(t, js, ledger.Query{}, ledger.NewEventSink(&out, ledger.CSV))
+	run(t, js, usagelog.Query{}, usagelog.NewEventSink(&out, usagelog.CSV))
 	r := csv.NewReader(&out)
 	rows, err := r.ReadAll()
 	if err != nil {
 		t.Fatalf("csv: %v", err)
 	}
-	if !slices.Equal(rows[0], ledger.CSVColumns) {
+	if !slices.Equal(rows[0], usagelog.CSVColumns) {
 		t.Fatalf("header %v", rows[0])
 	}
 	if len(rows)-1 != len(all) {
 		t.Fatalf("%d rows, want %d", len(rows)-1, len(all))
 	}
-	col := func(row []string, name string) string { return row[slices.Index(ledger.CSVColumns, name)] }
+	col := func(row []string, name string) string { return row[slices.Index(usagelog.CSVColumns, name)] }
 	for i, s := range all {
 		row, u := rows[i+1], s.u
 		checks := map[string]string{
@@ -93,8 +93,8 @@ func TestCSVParsesWithTheDocumentedColumns(t *testing.T) {
 }
 
 // fold is the test's own aggregation over the published events.
-func fold(all []stored, keep func(stored) bool, dims func(events.Usage) string) map[string]ledger.Totals {
-	out := map[string]ledger.Totals{}
+func fold(all []stored, keep func(stored) bool, dims func(events.Usage) string) map[string]usagelog.Totals {
+	out := map[string]usagelog.Totals{}
 	for _, s := range all {
 		if !keep(s) {
 			continue
@@ -129,36 +129,36 @@ func TestGroupByTotalsEqualAFold(t *testing.T) {
 	cases := []struct {
 		by   string
 		loc  *time.Location
-		q    ledger.Query
+		q    usagelog.Query
 		keep func(stored) bool
 		key  func(events.Usage) string
 	}{
-		{"key", time.UTC, ledger.Query{}, func(stored) bool { return true }, func(u events.Usage) string { return u.KeyID }},
-		{"day,key", time.UTC, ledger.Query{}, func(stored) bool { return true },
+		{"key", time.UTC, usagelog.Query{}, func(stored) bool { return true }, func(u events.Usage) string { return u.KeyID }},
+		{"day,key", time.UTC, usagelog.Query{}, func(stored) bool { return true },
 			func(u events.Usage) string { return u.Time.UTC().Format(time.DateOnly) + "|" + u.KeyID }},
-		{"hour", time.UTC, ledger.Query{}, func(stored) bool { return true },
+		{"hour", time.UTC, usagelog.Query{}, func(stored) bool { return true },
 			func(u events.Usage) string { return u.Time.UTC().Format("2006-01-02T15:00Z07:00") }},
-		{"day", berlin, ledger.Query{}, func(stored) bool { return true },
+		{"day", berlin, usagelog.Query{}, func(stored) bool { return true },
 			func(u events.Usage) string { return u.Time.In(berlin).Format(time.DateOnly) }},
-		{"hour,platform", berlin, ledger.Query{}, func(stored) bool { return true },
+		{"hour,platform", berlin, usagelog.Query{}, func(stored) bool { return true },
 			func(u events.Usage) string {
 				return u.Time.In(berlin).Format("2006-01-02T15:00Z07:00") + "|" + u.Platform
 			}},
-		{"model,account", time.UTC, ledger.Query{Filter: ledger.Filter{Keys: []string{"k1"}}},
+		{"model,account", time.UTC, usagelog.Query{Filter: usagelog.Filter{Keys: []string{"k1"}}},
 			func(s stored) bool { return s.u.KeyID == "k1" }, func(u events.Usage) string { return u.Model + "|" + u.AccountID }},
-		{"platform,key,model", time.UTC, ledger.Query{Until: all[150].at, Filter: ledger.Filter{Outcomes: []string{events.OutcomeOK, events.OutcomeRefused}}},
+		{"platform,key,model", time.UTC, usagelog.Query{Until: all[150].at, Filter: usagelog.Filter{Outcomes: []string{events.OutcomeOK, events.OutcomeRefused}}},
 			func(s stored) bool {
 				return s.at.Before(all[150].at) && (s.u.Outcome == events.OutcomeOK || s.u.Outcome == events.OutcomeRefused)
 			}, func(u events.Usage) string { return u.Platform + "|" + u.KeyID + "|" + u.Model }},
 	}
 	for _, tc := range cases {
 		t.Run(tc.by+"/"+tc.loc.String(), func(t *testing.T) {
-			dims, err := ledger.ParseDims(tc.by)
+			dims, err := usagelog.ParseDims(tc.by)
 			if err != nil {
 				t.Fatal(err)
 			}
 			want := fold(all, tc.keep, tc.key)
-			sink := ledger.NewAggregateSink(&bytes.Buffer{}, ledger.NDJSON, dims, tc.loc)
+			sink := usagelog.NewAggregateSink(&bytes.Buffer{}, usagelog.NDJSON, dims, tc.loc)
 			run(t, js, tc.q, sink)
 			keys, totals := sink.Groups()
 			if len(keys) != len(want) {
@@ -182,10 +182,10 @@ func TestGroupByOutput(t *testing.T) {
 	_, js := srv.Connect(t)
 	all := publish(t, js, fixture(80, 13))
 	want := fold(all, func(stored) bool { return true }, func(u events.Usage) string { return u.KeyID })
-	dims := []ledger.Dim{ledger.DimKey}
+	dims := []usagelog.Dim{usagelog.DimKey}
 
 	var js1 bytes.Buffer
-	run(t, js, ledger.Query{}, ledger.NewAggregateSink(&js1, ledger.NDJSON, dims, time.UTC))
+	run(t, js, usagelog.Query{}, usagelog.NewAggregateSink(&js1, usagelog.NDJSON, dims, time.UTC))
 	n := 0
 	for line := range strings.SplitSeq(strings.TrimSpace(js1.String()), "\n") {
 		var row struct {
@@ -210,16 +210,16 @@ func TestGroupByOutput(t *testing.T) {
 	}
 
 	var c bytes.Buffer
-	run(t, js, ledger.Query{}, ledger.NewAggregateSink(&c, ledger.CSV, dims, time.UTC))
+	run(t, js, usagelog.Query{}, usagelog.NewAggregateSink(&c, usagelog.CSV, dims, time.UTC))
 	rows, err := csv.NewReader(&c).ReadAll()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Equal(rows[0], append([]string{"keyId"}, ledger.TotalsColumns...)) || len(rows) != len(want)+1 {
+	if !slices.Equal(rows[0], append([]string{"keyId"}, usagelog.TotalsColumns...)) || len(rows) != len(want)+1 {
 		t.Fatalf("csv header %v, %d rows", rows[0], len(rows))
 	}
 	for _, row := range rows[1:] {
-		cost, nanos := row[1+slices.Index(ledger.TotalsColumns, "cost")], row[1+slices.Index(ledger.TotalsColumns, "costNanos")]
+		cost, nanos := row[1+slices.Index(usagelog.TotalsColumns, "cost")], row[1+slices.Index(usagelog.TotalsColumns, "costNanos")]
 		if cost != pricing.FormatUSD(want[row[0]].CostNanos) || nanos != strconv.FormatInt(want[row[0]].CostNanos, 10) {
 			t.Fatalf("row %v: cost, want %s", row, pricing.FormatUSD(want[row[0]].CostNanos))
 		}
@@ -251,8 +251,8 @@ func TestReprice(t *testing.T) {
 	}
 
 	t.Run("same table: no difference", func(t *testing.T) {
-		sink := ledger.NewRepriceSink(&bytes.Buffer{}, ledger.NDJSON, nil, time.UTC, same)
-		run(t, js, ledger.Query{}, sink)
+		sink := usagelog.NewRepriceSink(&bytes.Buffer{}, usagelog.NDJSON, nil, time.UTC, pricer(same))
+		run(t, js, usagelog.Query{}, sink)
 		keys, rows := sink.Groups()
 		if len(keys) != len(testKeys) {
 			t.Fatalf("%d groups, want one per key", len(keys))
@@ -268,7 +268,7 @@ func TestReprice(t *testing.T) {
 	})
 
 	t.Run("changed table: the exact difference", func(t *testing.T) {
-		want := map[string]ledger.Reprice{}
+		want := map[string]usagelog.Reprice{}
 		for _, s := range all {
 			u := s.u
 			r := want[u.Model]
@@ -292,8 +292,8 @@ func TestReprice(t *testing.T) {
 			t.Fatal("fixture has no opus cost to re-price")
 		}
 		var out bytes.Buffer
-		sink := ledger.NewRepriceSink(&out, ledger.CSV, []ledger.Dim{ledger.DimModel}, time.UTC, changed)
-		run(t, js, ledger.Query{}, sink)
+		sink := usagelog.NewRepriceSink(&out, usagelog.CSV, []usagelog.Dim{usagelog.DimModel}, time.UTC, pricer(changed))
+		run(t, js, usagelog.Query{}, sink)
 		keys, rows := sink.Groups()
 		if len(keys) != len(want) {
 			t.Fatalf("%d groups, want %d", len(keys), len(want))

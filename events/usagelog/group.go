@@ -1,4 +1,4 @@
-package ledger
+package usagelog
 
 import (
 	"fmt"
@@ -97,7 +97,11 @@ func (g *grouper) group(e *Event) (int, bool) {
 	}
 	i := len(g.keys)
 	g.index[string(g.buf)] = i
-	g.keys = append(g.keys, slices.Clone(g.vals))
+	key := make([]string, len(g.vals))
+	for j, v := range g.vals {
+		key[j] = strings.Clone(v) // not the message's bytes (str shares them)
+	}
+	g.keys = append(g.keys, key)
 	return i, true
 }
 

@@ -1,4 +1,4 @@
-package ledger_test
+package usagelog_test
 
 import (
 	"bufio"
@@ -20,12 +20,12 @@ import (
 
 	"relay/events"
 	"relay/events/streams"
-	"relay/workers/ledger"
+	"relay/events/usagelog"
 )
 
 // The benchmark stream is published once per test binary: 1,000,000 usage
-// events by default (LEDGER_BENCH_EVENTS overrides), about 680 bytes each
-// as the edge writes them.
+// events by default (250,000 under the race detector; LEDGER_BENCH_EVENTS
+// overrides), about 680 bytes each as the edge writes them.
 //
 // The server runs in a child process (this test binary re-executed), as
 // `relay serve` does for `relay replay`: in-process, its own heap (the
@@ -77,7 +77,7 @@ func serveBenchStream(dir string) int {
 	return 0
 }
 
-func benchStream(b *testing.B) (jetstream.JetStream, int) {
+func benchStream(b testing.TB) (jetstream.JetStream, int) {
 	bench.once.Do(func() { bench.js, bench.n, bench.err = startBenchStream() })
 	if bench.err != nil {
 		b.Fatal(bench.err)
@@ -87,6 +87,9 @@ func benchStream(b *testing.B) (jetstream.JetStream, int) {
 
 func startBenchStream() (jetstream.JetStream, int, error) {
 	n := 1_000_000
+	if raceBuild {
+		n = 250_000 // 3 minutes to publish instead of 13
+	}
 	if v := os.Getenv("LEDGER_BENCH_EVENTS"); v != "" {
 		n, _ = strconv.Atoi(v)
 	}
@@ -155,7 +158,7 @@ func startBenchStream() (jetstream.JetStream, int, error) {
 	return js, n, nil
 }
 
-func benchReplay(b *testing.B, q ledger.Query, sink func() ledger.Sink) {
+func benchReplay(b *testing.B, q usagelog.Query, sink func() usagelog.Sink) {
 	js, n := benchStream(b)
 	ctx := context.Background()
 	// As `relay replay` runs it: it collects garbage less often than the
@@ -165,7 +168,7 @@ func benchReplay(b *testing.B, q ledger.Query, sink func() ledger.Sink) {
 	cpu0, srv0 := cpuTime(), processCPU(bench.pid)
 	for b.Loop() {
 		s := sink()
-		st, err := ledger.Replay(ctx, js, q, s.Add)
+		st, err := usagelog.Replay(ctx, js, q, s.Add)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -191,32 +194,64 @@ func benchReplay(b *testing.B, q ledger.Query, sink func() ledger.Sink) {
 
 // BenchmarkReplayNDJSON is `relay replay > file`: every event, raw.
 func BenchmarkReplayNDJSON(b *testing.B) {
-	benchReplay(b, ledger.Query{}, func() ledger.Sink { return ledger.NewEventSink(io.Discard, ledger.NDJSON) })
+	benchReplay(b, usagelog.Query{}, func() usagelog.Sink { return usagelog.NewEventSink(io.Discard, usagelog.NDJSON) })
 }
 
 // BenchmarkReplayBatch compares pull batch sizes.
 func BenchmarkReplayBatch(b *testing.B) {
 	for _, n := range []int{1024, 4096, 16384} {
 		b.Run(strconv.Itoa(n), func(b *testing.B) {
-			benchReplay(b, ledger.Query{Batch: n}, func() ledger.Sink { return ledger.NewEventSink(io.Discard, ledger.NDJSON) })
+			benchReplay(b, usagelog.Query{Batch: n}, func() usagelog.Sink { return usagelog.NewEventSink(io.Discard, usagelog.NDJSON) })
 		})
 	}
 }
 
 // BenchmarkReplayModelFilter reads every payload's fields to filter.
 func BenchmarkReplayModelFilter(b *testing.B) {
-	benchReplay(b, ledger.Query{Filter: ledger.Filter{Models: []string{"claude-opus-4-6"}}},
-		func() ledger.Sink { return ledger.NewEventSink(io.Discard, ledger.NDJSON) })
+	benchReplay(b, usagelog.Query{Filter: usagelog.Filter{Models: []string{"claude-opus-4-6"}}},
+		func() usagelog.Sink { return usagelog.NewEventSink(io.Discard, usagelog.NDJSON) })
 }
 
 // BenchmarkReplayGroupByDayKey aggregates every event.
 func BenchmarkReplayGroupByDayKey(b *testing.B) {
-	benchReplay(b, ledger.Query{}, func() ledger.Sink {
-		return ledger.NewAggregateSink(io.Discard, ledger.NDJSON, []ledger.Dim{ledger.DimDay, ledger.DimKey}, time.UTC)
+	benchReplay(b, usagelog.Query{}, func() usagelog.Sink {
+		return usagelog.NewAggregateSink(io.Discard, usagelog.NDJSON, []usagelog.Dim{usagelog.DimDay, usagelog.DimKey}, time.UTC)
 	})
 }
 
 // BenchmarkReplayCSV decodes and writes every event as a CSV row.
 func BenchmarkReplayCSV(b *testing.B) {
-	benchReplay(b, ledger.Query{}, func() ledger.Sink { return ledger.NewEventSink(io.Discard, ledger.CSV) })
+	benchReplay(b, usagelog.Query{}, func() usagelog.Sink { return usagelog.NewEventSink(io.Discard, usagelog.CSV) })
 }
+
+// benchExport is Export of the whole stream to f, as GET
+// /api/v2/usage/export streams it (the HTTP response is io.Discard here).
+func benchExport(b *testing.B, f usagelog.Format) {
+	js, n := benchStream(b)
+	ctx := context.Background()
+	var read uint64
+	cpu0, srv0 := cpuTime(), processCPU(bench.pid)
+	for b.Loop() {
+		st, err := usagelog.Export(ctx, js, usagelog.ExportRequest{Format: f}, io.Discard)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if st.Read != uint64(n) {
+			b.Fatalf("read %d of %d", st.Read, n)
+		}
+		read += st.Read
+	}
+	b.ReportMetric(float64(read)/b.Elapsed().Seconds(), "events/s")
+	if cpu := cpuTime() - cpu0; cpu > 0 {
+		b.ReportMetric(float64(cpu.Nanoseconds())/float64(read), "client-cpu-ns/event")
+	}
+	if cpu := processCPU(bench.pid) - srv0; cpu > 0 {
+		b.ReportMetric(float64(cpu.Nanoseconds())/float64(read), "server-cpu-ns/event")
+	}
+}
+
+// BenchmarkExportCSV is the usage export in CSV, every event of the stream.
+func BenchmarkExportCSV(b *testing.B) { benchExport(b, usagelog.CSV) }
+
+// BenchmarkExportNDJSON is the usage export in NDJSON.
+func BenchmarkExportNDJSON(b *testing.B) { benchExport(b, usagelog.NDJSON) }

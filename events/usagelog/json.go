@@ -1,9 +1,10 @@
-package ledger
+package usagelog
 
 import (
 	"bytes"
 	"encoding/json"
 	"strconv"
+	"unsafe"
 )
 
 // The helpers here walk a JSON object's top-level members and skip their
@@ -141,14 +142,19 @@ func skipValue(b []byte, i int) (int, bool) {
 	return i, i > s
 }
 
-// str decodes the raw JSON string v ("" when v is not a string). Strings
-// without escapes, which is every id relay writes, cost one copy.
+// str decodes the raw JSON string v ("" when v is not a string). A
+// string without escapes, which is every id relay writes, shares v's
+// bytes (no copy): v is a message's payload, which nothing ever modifies,
+// and the string keeps it alive for as long as it is kept.
 func str(v []byte) string {
 	if len(v) < 2 || v[0] != '"' || v[len(v)-1] != '"' {
 		return ""
 	}
 	if s := v[1 : len(v)-1]; bytes.IndexByte(s, '\\') < 0 {
-		return string(s)
+		if len(s) == 0 {
+			return ""
+		}
+		return unsafe.String(&s[0], len(s))
 	}
 	var out string
 	if json.Unmarshal(v, &out) != nil {

@@ -1,6 +1,6 @@
 //go:build !linux
 
-package ledger_test
+package usagelog_test
 
 import "time"
 

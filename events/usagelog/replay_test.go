@@ -1,4 +1,4 @@
-package ledger_test
+package usagelog_test
 
 import (
 	"bytes"
@@ -11,7 +11,7 @@ import (
 
 	"relay/events"
 	"relay/events/natstest"
-	"relay/workers/ledger"
+	"relay/events/usagelog"
 )
 
 // Every window and filter returns exactly the events a fold over the
@@ -25,28 +25,28 @@ func TestReplayWindowsAndFilters(t *testing.T) {
 
 	cases := []struct {
 		name string
-		q    ledger.Query
+		q    usagelog.Query
 		keep func(s stored) bool
 	}{
-		{"everything", ledger.Query{}, func(stored) bool { return true }},
-		{"since", ledger.Query{Since: at(100)}, func(s stored) bool { return !s.at.Before(at(100)) }},
-		{"until", ledger.Query{Until: at(100)}, func(s stored) bool { return s.at.Before(at(100)) }},
-		{"window", ledger.Query{Since: at(30), Until: at(170)}, func(s stored) bool { return !s.at.Before(at(30)) && s.at.Before(at(170)) }},
-		{"since the last", ledger.Query{Since: at(239)}, func(s stored) bool { return !s.at.Before(at(239)) }},
-		{"since after the end", ledger.Query{Since: at(239).Add(time.Hour)}, func(stored) bool { return false }},
-		{"until before the start", ledger.Query{Until: at(0)}, func(stored) bool { return false }},
-		{"key", ledger.Query{Filter: ledger.Filter{Keys: []string{"k2"}}}, func(s stored) bool { return s.u.KeyID == "k2" }},
-		{"keys and platform", ledger.Query{Filter: ledger.Filter{Keys: []string{"k1", "k3"}, Platforms: []string{events.PlatformCodex}}},
+		{"everything", usagelog.Query{}, func(stored) bool { return true }},
+		{"since", usagelog.Query{Since: at(100)}, func(s stored) bool { return !s.at.Before(at(100)) }},
+		{"until", usagelog.Query{Until: at(100)}, func(s stored) bool { return s.at.Before(at(100)) }},
+		{"window", usagelog.Query{Since: at(30), Until: at(170)}, func(s stored) bool { return !s.at.Before(at(30)) && s.at.Before(at(170)) }},
+		{"since the last", usagelog.Query{Since: at(239)}, func(s stored) bool { return !s.at.Before(at(239)) }},
+		{"since after the end", usagelog.Query{Since: at(239).Add(time.Hour)}, func(stored) bool { return false }},
+		{"until before the start", usagelog.Query{Until: at(0)}, func(stored) bool { return false }},
+		{"key", usagelog.Query{Filter: usagelog.Filter{Keys: []string{"k2"}}}, func(s stored) bool { return s.u.KeyID == "k2" }},
+		{"keys and platform", usagelog.Query{Filter: usagelog.Filter{Keys: []string{"k1", "k3"}, Platforms: []string{events.PlatformCodex}}},
 			func(s stored) bool {
 				return (s.u.KeyID == "k1" || s.u.KeyID == "k3") && s.u.Platform == events.PlatformCodex
 			}},
-		{"platform", ledger.Query{Filter: ledger.Filter{Platforms: []string{events.PlatformClaudeConsole}}}, func(s stored) bool { return s.u.Platform == events.PlatformClaudeConsole }},
-		{"account", ledger.Query{Filter: ledger.Filter{Accounts: []string{"a2"}}}, func(s stored) bool { return s.u.AccountID == "a2" }},
-		{"model", ledger.Query{Filter: ledger.Filter{Models: []string{"claude-opus-4-6", "gpt-5"}}}, func(s stored) bool { return s.u.Model == "claude-opus-4-6" || s.u.Model == "gpt-5" }},
-		{"outcome", ledger.Query{Filter: ledger.Filter{Outcomes: []string{events.OutcomeRefused}}}, func(s stored) bool { return s.u.Outcome == events.OutcomeRefused }},
-		{"unknown key", ledger.Query{Filter: ledger.Filter{Keys: []string{"nobody"}}}, func(stored) bool { return false }},
-		{"key that is no subject token", ledger.Query{Filter: ledger.Filter{Keys: []string{"a.b"}}}, func(stored) bool { return false }},
-		{"everything at once", ledger.Query{Since: at(20), Until: at(200), Filter: ledger.Filter{
+		{"platform", usagelog.Query{Filter: usagelog.Filter{Platforms: []string{events.PlatformClaudeConsole}}}, func(s stored) bool { return s.u.Platform == events.PlatformClaudeConsole }},
+		{"account", usagelog.Query{Filter: usagelog.Filter{Accounts: []string{"a2"}}}, func(s stored) bool { return s.u.AccountID == "a2" }},
+		{"model", usagelog.Query{Filter: usagelog.Filter{Models: []string{"claude-opus-4-6", "gpt-5"}}}, func(s stored) bool { return s.u.Model == "claude-opus-4-6" || s.u.Model == "gpt-5" }},
+		{"outcome", usagelog.Query{Filter: usagelog.Filter{Outcomes: []string{events.OutcomeRefused}}}, func(s stored) bool { return s.u.Outcome == events.OutcomeRefused }},
+		{"unknown key", usagelog.Query{Filter: usagelog.Filter{Keys: []string{"nobody"}}}, func(stored) bool { return false }},
+		{"key that is no subject token", usagelog.Query{Filter: usagelog.Filter{Keys: []string{"a.b"}}}, func(stored) bool { return false }},
+		{"everything at once", usagelog.Query{Since: at(20), Until: at(200), Filter: usagelog.Filter{
 			Keys: []string{"k1", "k2", "k4"}, Accounts: []string{"a1", ""}, Models: []string{"claude-sonnet-4-5", "mystery-model"},
 			Outcomes: []string{events.OutcomeOK, events.OutcomeUpstreamError}}},
 			func(s stored) bool {
@@ -54,7 +54,7 @@ func TestReplayWindowsAndFilters(t *testing.T) {
 					(s.u.Model == "claude-sonnet-4-5" || s.u.Model == "mystery-model") &&
 					(s.u.Outcome == events.OutcomeOK || s.u.Outcome == events.OutcomeUpstreamError)
 			}},
-		{"small batches", ledger.Query{Batch: 7, Since: at(5)}, func(s stored) bool { return !s.at.Before(at(5)) }},
+		{"small batches", usagelog.Query{Batch: 7, Since: at(5)}, func(s stored) bool { return !s.at.Before(at(5)) }},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -91,7 +91,7 @@ func TestReplayStopsAtTheEndAsOfTheStart(t *testing.T) {
 	all := publish(t, js, fixture(20, 2))
 	more := fixture(5, 3)
 	n := 0
-	_, err := ledger.Replay(context.Background(), js, ledger.Query{}, func(e *ledger.Event) error {
+	_, err := usagelog.Replay(context.Background(), js, usagelog.Query{}, func(e *usagelog.Event) error {
 		if n == 0 {
 			publish(t, js, more) // arrives after the replay started
 		}
@@ -109,7 +109,7 @@ func TestReplayStopsAtTheEndAsOfTheStart(t *testing.T) {
 func TestReplayEmptyStream(t *testing.T) {
 	srv := natstest.Start(t)
 	_, js := srv.Connect(t)
-	got, st := replayAll(t, js, ledger.Query{Since: time.Now().Add(-time.Hour)})
+	got, st := replayAll(t, js, usagelog.Query{Since: time.Now().Add(-time.Hour)})
 	if len(got) != 0 || st.End != 0 {
 		t.Fatalf("%d events from an empty stream (end %d)", len(got), st.End)
 	}
@@ -128,7 +128,7 @@ func TestReplaySkipsWhatIsNotUsage(t *testing.T) {
 		}
 	}
 	publish(t, js, fixture(2, 5))
-	got, st := replayAll(t, js, ledger.Query{})
+	got, st := replayAll(t, js, usagelog.Query{})
 	if len(got) != 5 || st.Skipped != 3 || st.Read != 8 {
 		t.Fatalf("got %d events, stats %+v", len(got), st)
 	}
@@ -147,9 +147,9 @@ func TestReplayFollow(t *testing.T) {
 	caughtUp := make(chan struct{}, 100)
 	done := make(chan error, 1)
 	go func() {
-		_, err := ledger.Replay(ctx, js, ledger.Query{Follow: true, Since: first[1].at,
+		_, err := usagelog.Replay(ctx, js, usagelog.Query{Follow: true, Since: first[1].at,
 			CaughtUp: func() { caughtUp <- struct{}{} }},
-			func(e *ledger.Event) error { seqs <- e.Seq; return nil })
+			func(e *usagelog.Event) error { seqs <- e.Seq; return nil })
 		done <- err
 	}()
 	expect := func(want []stored) {
@@ -184,7 +184,7 @@ func TestReplayFollowUntilPast(t *testing.T) {
 	srv := natstest.Start(t)
 	_, js := srv.Connect(t)
 	all := publish(t, js, fixture(6, 8))
-	got, _ := replayAll(t, js, ledger.Query{Follow: true, Until: all[4].at})
+	got, _ := replayAll(t, js, usagelog.Query{Follow: true, Until: all[4].at})
 	var seqs []uint64
 	for _, e := range got {
 		seqs = append(seqs, e.Seq)

@@ -1,11 +1,9 @@
-package ledger
+package usagelog
 
 import (
 	"io"
 	"strconv"
 	"time"
-
-	"relay/projections/pricing"
 )
 
 // Reprice is what one group of events cost as recorded and what it costs
@@ -36,27 +34,28 @@ var RepriceColumns = []string{
 func (r Reprice) values() []string {
 	i := func(n int64) string { return strconv.FormatInt(n, 10) }
 	return []string{
-		i(r.Events), i(r.Unpriced), pricing.FormatUSD(r.RecordedNanos), pricing.FormatUSD(r.RecomputedNanos),
-		pricing.FormatUSD(r.DifferenceNanos()),
-		i(pricing.NanosToMicros(r.RecordedNanos)), i(pricing.NanosToMicros(r.RecomputedNanos)), i(pricing.NanosToMicros(r.DifferenceNanos())),
+		i(r.Events), i(r.Unpriced), formatUSD(r.RecordedNanos), formatUSD(r.RecomputedNanos),
+		formatUSD(r.DifferenceNanos()),
+		i(nanosToMicros(r.RecordedNanos)), i(nanosToMicros(r.RecomputedNanos)), i(nanosToMicros(r.DifferenceNanos())),
 		i(r.RecordedNanos), i(r.RecomputedNanos), i(r.DifferenceNanos()),
 	}
 }
 
-// Recompute returns what the request of u costs under t, by the rule the
-// edge recorded it with (pricing.Table.RequestCost).
-func Recompute(t *pricing.Table, u *Fields) (nanos int64, priced bool) {
-	return t.RequestCost(u.Outcome, u.Model, u.UpstreamModel, u.Tokens)
-}
+// Pricer returns what the request of u costs under another price table,
+// and whether that table prices it. `relay replay --reprice` passes
+// pricing.Table.RequestCost, the rule the edge recorded costs with:
+//
+//	func(u *Fields) (int64, bool) { return t.RequestCost(u.Outcome, u.Model, u.UpstreamModel, u.Tokens) }
+type Pricer func(u *Fields) (nanos int64, priced bool)
 
 // NewRepriceSink returns the sink of `--reprice`: per group of dims (by key
-// when dims is empty) the recorded cost, the cost recomputed with table,
-// and the difference, written on Close like aggregates.
-func NewRepriceSink(w io.Writer, f Format, dims []Dim, loc *time.Location, table *pricing.Table) *RepriceSink {
+// when dims is empty) the recorded cost, the cost recomputed by price, and
+// the difference, written on Close like aggregates.
+func NewRepriceSink(w io.Writer, f Format, dims []Dim, loc *time.Location, price Pricer) *RepriceSink {
 	if len(dims) == 0 {
 		dims = []Dim{DimKey}
 	}
-	return &RepriceSink{w: w, f: f, g: newGrouper(dims, loc), table: table}
+	return &RepriceSink{w: w, f: f, g: newGrouper(dims, loc), price: price}
 }
 
 // RepriceSink is the Sink of NewRepriceSink.
@@ -64,7 +63,7 @@ type RepriceSink struct {
 	w     io.Writer
 	f     Format
 	g     *grouper
-	table *pricing.Table
+	price Pricer
 	rows  []Reprice
 	total Reprice
 }
@@ -79,7 +78,7 @@ func (s *RepriceSink) Add(e *Event) error {
 		s.rows = append(s.rows, Reprice{})
 	}
 	u := e.Fields()
-	cost, priced := Recompute(s.table, u)
+	cost, priced := s.price(u)
 	for _, r := range []*Reprice{&s.rows[i], &s.total} {
 		r.Events++
 		r.RecordedNanos += u.Nanos()

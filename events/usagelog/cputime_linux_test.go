@@ -1,4 +1,4 @@
-package ledger_test
+package usagelog_test
 
 import (
 	"os"

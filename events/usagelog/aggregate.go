@@ -1,4 +1,4 @@
-package ledger
+package usagelog
 
 import (
 	"bufio"
@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"relay/events"
-	"relay/projections/pricing"
 )
 
 // Totals are the aggregates of a group of usage events. Requests counts
@@ -51,7 +50,7 @@ func (t *Totals) values() []string {
 	i := func(n int64) string { return strconv.FormatInt(n, 10) }
 	return []string{
 		i(t.Requests), i(t.Refused), i(t.InputTokens), i(t.OutputTokens), i(t.CacheCreateTokens),
-		i(t.CacheCreate1hTokens), i(t.CacheReadTokens), i(t.ReasoningTokens), pricing.FormatUSD(t.CostNanos), i(pricing.NanosToMicros(t.CostNanos)), i(t.CostNanos),
+		i(t.CacheCreate1hTokens), i(t.CacheReadTokens), i(t.ReasoningTokens), formatUSD(t.CostNanos), i(nanosToMicros(t.CostNanos)), i(t.CostNanos),
 	}
 }
 

@@ -1,0 +1,5 @@
+//go:build !race
+
+package usagelog_test
+
+const raceBuild = false
