@@ -204,7 +204,11 @@ func TestConsoleBrowserAcceptance(t *testing.T) {
 		t.Errorf("field error %q next to dailyCostLimit", got)
 	}
 	h.Do(chromedp.Navigate(h.Base + keyPage))
-	h.Do(chromedp.SetValue(chromedp.ID("dailyCostLimit"), "2.5"))
+	h.Do(
+		chromedp.SetValue(chromedp.ID("dailyCostLimit"), "2.5"),
+		chromedp.SetValue(chromedp.ID("rateLimitWindow"), "60"),
+		chromedp.SetValue(chromedp.ID("rateLimitRequests"), "100"),
+	)
 	h.Submit(`form.keyform button[type=submit]`)
 	if got := h.Location(); got != keyPage+"?done=saved" {
 		t.Fatalf("after saving a limit the browser is at %s", got)
@@ -212,6 +216,9 @@ func TestConsoleBrowserAcceptance(t *testing.T) {
 	h.Do(chromedp.Navigate(h.Base + "/console/keys"))
 	if got := h.Eval(`(function () { var m = document.querySelector("td.limits .meter-text"); return m ? m.textContent : ""; })()`); !strings.Contains(got, "$2.50") {
 		t.Errorf("the keys list shows the daily limit as %q, want it against $2.50", got)
+	}
+	if got := h.Eval(`Array.from(document.querySelectorAll("td.limits .meter-text")).map(function (m) { return m.textContent; }).join(" | ")`); !strings.Contains(got, "/ 100") {
+		t.Errorf("the keys list's limits %q lack the request window (the relay's count of it)", got)
 	}
 	h.Screenshot("real-keys-limit")
 	// The audit log shows the change with its value before.

@@ -219,11 +219,23 @@ func (b *Backend) Keys(ctx context.Context, q console.KeyQuery) (console.KeyPage
 			row.ActivationDays, row.ActivationUnit = it.ActivationDays, it.ActivationUnit
 		}
 		for _, l := range limits[it.ID].Limits {
-			row.Limits = append(row.Limits, console.LimitUsage{Kind: l.Kind, Limit: l.Limit, Used: l.Used, ResetsAt: l.ResetsAt})
+			if kind, ok := limitKinds[l.Kind]; ok {
+				row.Limits = append(row.Limits, console.LimitUsage{Kind: kind, Limit: l.Limit, Used: l.Used, ResetsAt: l.ResetsAt})
+			}
 		}
 		out.Items[i] = row
 	}
 	return out, nil
+}
+
+// limitKinds names the limits of projections.KeyLimits as the console's
+// bars do (concurrency has no bar: the accounts page shows in-flight).
+var limitKinds = map[string]string{
+	projections.LimitWindowRequests: console.LimitWindowRequests,
+	projections.LimitWindowCost:     console.LimitWindowCost,
+	projections.LimitDailyCost:      console.LimitDailyCost,
+	projections.LimitWeeklyOpusCost: console.LimitWeeklyOpusCost,
+	projections.LimitTotalCost:      console.LimitTotalCost,
 }
 
 // Accounts implements console.Lists.
