@@ -35,7 +35,7 @@ var allowedImports = map[string][]string{
 		"relay/edge/fault", "relay/edge/httpx", "relay/edge/catalog",
 		"relay/edge/usage", "relay/edge/clientreq", "relay/edge/upstreams", "relay/edge/secrets"},
 	// The admin actions: no HTTP.
-	"relay/edge/admin": {"relay/events", "relay/events/streams", "relay/events/notify", "relay/projections", "relay/projections/", "relay/store",
+	"relay/edge/admin": {"relay/events", "relay/events/streams", "relay/events/notify", "relay/events/usagelog", "relay/projections", "relay/projections/", "relay/store",
 		"relay/edge/fault", "relay/edge/catalog", "relay/edge/secrets"},
 	// The REST handlers.
 	"relay/edge/adminapi": {"relay/events", "relay/events/streams", "relay/events/notify", "relay/events/usagelog", "relay/projections", "relay/projections/", "relay/store",

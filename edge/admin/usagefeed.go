@@ -4,13 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"sync"
 
 	"github.com/nats-io/nats.go/jetstream"
 
 	"relay/edge/fault"
 	"relay/events"
 	"relay/events/streams"
+	"relay/events/usagelog"
 	"relay/projections"
 )
 
@@ -166,36 +166,25 @@ func (s *Service) nameRecords(recs []UsageRecord) {
 
 // FollowUsage calls fn with every request recorded from now on, in stream
 // order, until ctx ends; it returns ctx's error then, or the error that
-// stopped the consumer. fn runs on the consumer's goroutine and must not
-// block.
+// stopped the feed. It is the usage log's live feed (usagelog.Live: an
+// ordered consumer delivering new events only, a bounded buffer); fn must
+// not block, or the feed ends with usagelog.ErrSlowReader.
 func (s *Service) FollowUsage(ctx context.Context, fn func(UsageRecord)) error {
-	cons, err := s.js.OrderedConsumer(ctx, events.StreamUsage, jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverNewPolicy})
-	if err != nil {
-		return err
-	}
-	var once sync.Once
-	failed := make(chan error, 1)
-	cc, err := cons.Consume(func(m jetstream.Msg) {
-		u, ok := usageOf(m)
-		if !ok {
-			return
+	err := usagelog.Live(ctx, s.js, usagelog.LiveOptions{}, func(e *usagelog.Event) error {
+		if e.Counted {
+			return nil // refusal counts are no request
+		}
+		var u events.Usage
+		if json.Unmarshal(e.Data, &u) != nil {
+			return nil
 		}
 		rec := []UsageRecord{{Usage: u}}
 		s.nameRecords(rec)
 		fn(rec[0])
-	}, jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
-		if errors.Is(err, jetstream.ErrConsumerDeleted) || errors.Is(err, jetstream.ErrConnectionClosed) {
-			once.Do(func() { failed <- err })
-		}
-	}))
-	if err != nil {
-		return err
+		return nil
+	})
+	if err == nil {
+		err = ctx.Err()
 	}
-	defer cc.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case err := <-failed:
-		return err
-	}
+	return err
 }
