@@ -7,6 +7,7 @@ import (
 	"github.com/labstack/echo/v4/middleware"
 
 	"relay/edge/adminapi"
+	"relay/edge/console"
 	"relay/edge/httpx"
 	"relay/edge/relay"
 )
@@ -30,6 +31,11 @@ func (s *Server) routes() *echo.Echo {
 	e.GET("/openapi.json", adminapi.OpenAPI())
 	e.GET("/docs", adminapi.DocsPage)
 	e.GET("/docs/*", adminapi.DocsAssets())
+
+	// The web console (DESIGN.md section 8): its own CSP replaces the
+	// API's on its routes (console.Handler.Mount).
+	e.GET("/", console.RedirectRoot)
+	s.console.Mount(e.Group("/console"))
 
 	// The relay: what coding agents call.
 	r := s.relay

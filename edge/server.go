@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"runtime/debug"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -20,8 +21,11 @@ import (
 	"relay/edge/adminapi"
 	"relay/edge/catalog"
 	"relay/edge/console"
+	"relay/edge/consoleadmin"
+	"relay/edge/httpx"
 	"relay/edge/relay"
 	"relay/edge/secrets"
+	"relay/events/usagelog"
 	"relay/projections/pricing"
 	"relay/store"
 )
@@ -111,6 +115,9 @@ type Config struct {
 	// LiveBuffer is how many events a usage live feed's reader may fall
 	// behind before it is dropped (0: 256).
 	LiveBuffer int
+	// Version is the running relay's version, shown in the console;
+	// empty: the module version the binary was built as.
+	Version string
 }
 
 // Defaults returns the documented defaults.
@@ -236,6 +243,7 @@ type Server struct {
 	catalog *catalog.Catalog
 	relay   *relay.Relay
 	admin   *adminapi.API
+	console *console.Handler
 	echo    *echo.Echo
 	// routePaths are the route patterns of echo: the route label's values.
 	routePaths map[string]bool
@@ -292,6 +300,20 @@ func New(cfg Config, d Deps) (*Server, error) {
 		return nil, err
 	}
 	if s.stats, err = newStatsPage(cfg, d.Log, actions); err != nil {
+		return nil, err
+	}
+	version := cfg.Version
+	if bi, ok := debug.ReadBuildInfo(); ok && version == "" {
+		version = bi.Main.Version
+	}
+	// The web console: the same actions, its session key derived from
+	// JWT_SECRET, device cookies shared with the REST login.
+	s.console, err = console.New(console.Config{
+		Secret: consoleadmin.SessionSecret(cfg.JWTSecret), Version: version, Logger: d.Log,
+		Secure:   func(r *http.Request) bool { return httpx.OverTLS(r, cfg.TrustedProxies) },
+		Channels: actions, UsageReports: usagelog.Reports{JS: d.Analyst, Loc: cfg.Location},
+	}, consoleadmin.New(actions, admin.NewDevices(cfg.JWTSecret), cfg.DeviceCookieTTL))
+	if err != nil {
 		return nil, err
 	}
 	s.echo = s.routes()
@@ -357,6 +379,8 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	// they hold no connection through the grace (their clients reconnect,
 	// to another edge).
 	s.admin.HaltStreams()
+	// Open console live feeds would hold the drain until the grace ends.
+	s.console.Close()
 	// Streams still running shortly before the grace ends are ended by
 	// relay, with an error event and their usage recorded, rather than cut
 	// by closing their connections.

@@ -51,6 +51,10 @@ func loginFailAddr(addr string) string   { return RuntimePrefix + "loginfail:add
 func loginFailUser(bucket string) string { return RuntimePrefix + "loginfail:user:" + bucket }
 func loginFailDevice(id string) string   { return RuntimePrefix + "loginfail:dev:" + id }
 
+// consoleEnded marks a console session signed out, until it would have
+// expired (consolesessions.go).
+func consoleEnded(id string) string { return RuntimePrefix + "console:ended:" + id }
+
 // Projection names: each names a durable consumer and a checkpoint.
 const (
 	ProjectionConfig = "config"

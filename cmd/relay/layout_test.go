@@ -25,7 +25,7 @@ var allowedImports = map[string][]string{
 	// edge builds the Echo server: routes, middleware, health, shutdown.
 	"relay/edge": {"relay/events", "relay/events/usagelog", "relay/projections", "relay/projections/", "relay/store",
 		"relay/edge/fault", "relay/edge/httpx", "relay/edge/catalog", "relay/edge/relay", "relay/edge/admin", "relay/edge/adminapi",
-		"relay/edge/secrets", "relay/edge/console"},
+		"relay/edge/secrets", "relay/edge/console", "relay/edge/consoleadmin"},
 	// The vocabulary: errors without a transport, then their HTTP form.
 	"relay/edge/fault":   {},
 	"relay/edge/httpx":   {"relay/edge/fault"},
@@ -35,7 +35,7 @@ var allowedImports = map[string][]string{
 		"relay/edge/fault", "relay/edge/httpx", "relay/edge/catalog",
 		"relay/edge/usage", "relay/edge/clientreq", "relay/edge/upstreams", "relay/edge/secrets"},
 	// The admin actions: no HTTP.
-	"relay/edge/admin": {"relay/events", "relay/events/streams", "relay/events/notify", "relay/projections", "relay/projections/", "relay/store",
+	"relay/edge/admin": {"relay/events", "relay/events/streams", "relay/events/notify", "relay/events/usagelog", "relay/projections", "relay/projections/", "relay/store",
 		"relay/edge/fault", "relay/edge/catalog", "relay/edge/secrets"},
 	// The REST handlers.
 	"relay/edge/adminapi": {"relay/events", "relay/events/streams", "relay/events/notify", "relay/events/usagelog", "relay/projections", "relay/projections/", "relay/store",
@@ -45,8 +45,11 @@ var allowedImports = map[string][]string{
 	"relay/edge/upstreams": {},
 	"relay/edge/secrets":   {},
 	// The web console calls the admin actions through its Backend interface.
-	"relay/edge/console":      {"relay/events", "relay/events/usagelog", "relay/projections", "relay/projections/", "relay/edge/fault", "relay/edge/httpx", "relay/edge/admin", "relay/edge/secrets"},
-	"relay/edge/upstreamtest": {"relay/events", "relay/edge/usage"},
+	"relay/edge/console":             {"relay/events", "relay/events/usagelog", "relay/projections", "relay/projections/", "relay/edge/fault", "relay/edge/httpx", "relay/edge/admin", "relay/edge/secrets"},
+	"relay/edge/upstreamtest":        {"relay/events", "relay/edge/usage"},
+	"relay/edge/console/consoletest": {},
+	// The console's Backend over the admin actions.
+	"relay/edge/consoleadmin": {"relay/events", "relay/projections", "relay/projections/", "relay/edge/fault", "relay/edge/admin", "relay/edge/console"},
 	// Test support and the binary compose everything.
 	"relay/edge/edgetest": {"relay/"},
 	"relay/cmd/relay":     {"relay/"},

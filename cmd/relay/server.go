@@ -349,6 +349,7 @@ func printWelcome(w io.Writer, addr, metricsAddr string, cfg config, emb *embedd
 		fmt.Fprintf(w, "relay is listening on %s\n", base)
 	}
 	fmt.Fprintf(w, "  health:  %s/health   ready: %s/ready\n", base, base)
+	fmt.Fprintf(w, "  console: %s/console/\n", base)
 	switch {
 	case metricsAddr != "off":
 		fmt.Fprintf(w, "  metrics: http://%s/metrics (METRICS_LISTEN)\n", metricsAddr)

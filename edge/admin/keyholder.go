@@ -100,32 +100,11 @@ func (s *Service) KeyHolderStats(ctx context.Context, secret, clientAddr string)
 }
 
 func (s *Service) keyHolderView(ctx context.Context, k projections.KeyView, now time.Time) (KeyHolderView, error) {
-	limitsLoc := s.cfg.Location
-	if limitsLoc == nil {
-		limitsLoc = time.UTC
-	}
-	// The spend and the admission state are read as the relay reads them
-	// (checkCostLimits, store.Admit); the window's cost is read whenever
-	// the key has a window, for the holder to see, limited or not.
-	costWindow := 0
-	if k.RateLimitWindow > 0 && k.RateLimitWindow <= store.MaxDayWindowMinutes {
-		costWindow = k.RateLimitWindow
-	}
-	spend, err := s.store.KeySpend(ctx, k.ID, now, limitsLoc, costWindow)
+	readings, limits, limitsLoc, err := s.keyLimitsAt(ctx, k, now)
 	if err != nil {
 		return KeyHolderView{}, err
 	}
-	use, err := s.store.KeyUse(ctx, k.ID, time.Duration(max(k.RateLimitWindow, 0))*time.Minute, now)
-	if err != nil {
-		return KeyHolderView{}, err
-	}
-	v := KeyHolderView{Key: k, LimitsZone: limitsLoc, At: now}
-	v.Readings = projections.KeyReadings{
-		WindowCostNanos: spend.WindowNanos, DailyCostNanos: spend.DailyNanos,
-		WeeklyOpusCostNanos: spend.WeeklyOpusNanos, TotalCostNanos: spend.TotalNanos,
-		WindowRequests: use.WindowRequests, OldestInWindow: use.OldestInWindow, InFlight: use.InFlight,
-	}
-	v.Limits = projections.KeyLimits(k, v.Readings, now, limitsLoc)
+	v := KeyHolderView{Key: k, LimitsZone: limitsLoc, At: now, Readings: readings, Limits: limits}
 	if k.ExpiresAt != nil {
 		v.ExpiresIn = max(k.ExpiresAt.Sub(now), 0)
 	}
@@ -173,4 +152,34 @@ func addrBucket(ip string) string {
 	}
 	p, _ := a.Prefix(64)
 	return p.String()
+}
+
+// keyLimitsAt reads what key k has used at now and applies the limit rule
+// (projections.KeyLimits) to it; days and weeks are in the edge's zone.
+func (s *Service) keyLimitsAt(ctx context.Context, k projections.KeyView, now time.Time) (projections.KeyReadings, []projections.KeyLimit, *time.Location, error) {
+	limitsLoc := s.cfg.Location
+	if limitsLoc == nil {
+		limitsLoc = time.UTC
+	}
+	// The spend and the admission state are read as the relay reads them
+	// (checkCostLimits, store.Admit); the window's cost is read whenever
+	// the key has a window, for the holder to see, limited or not.
+	costWindow := 0
+	if k.RateLimitWindow > 0 && k.RateLimitWindow <= store.MaxDayWindowMinutes {
+		costWindow = k.RateLimitWindow
+	}
+	spend, err := s.store.KeySpend(ctx, k.ID, now, limitsLoc, costWindow)
+	if err != nil {
+		return projections.KeyReadings{}, nil, nil, err
+	}
+	use, err := s.store.KeyUse(ctx, k.ID, time.Duration(max(k.RateLimitWindow, 0))*time.Minute, now)
+	if err != nil {
+		return projections.KeyReadings{}, nil, nil, err
+	}
+	r := projections.KeyReadings{
+		WindowCostNanos: spend.WindowNanos, DailyCostNanos: spend.DailyNanos,
+		WeeklyOpusCostNanos: spend.WeeklyOpusNanos, TotalCostNanos: spend.TotalNanos,
+		WindowRequests: use.WindowRequests, OldestInWindow: use.OldestInWindow, InFlight: use.InFlight,
+	}
+	return r, projections.KeyLimits(k, r, now, limitsLoc), limitsLoc, nil
 }

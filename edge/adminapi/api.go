@@ -42,6 +42,8 @@ type Deps struct {
 type API struct {
 	act *admin.Service
 	cfg Config
+	// devices signs and checks device cookies.
+	devices admin.Devices
 	// loginFailures counts failed sign-ins.
 	loginFailures prometheus.Counter
 	usage         jetstream.JetStream
@@ -60,5 +62,5 @@ func New(cfg Config, d Deps) (*API, error) {
 		cfg.Location = time.UTC
 	}
 	halt, stop := context.WithCancel(context.Background())
-	return &API{act: d.Actions, cfg: cfg, loginFailures: failures, usage: d.Usage, halt: halt, stopHalt: stop}, nil
+	return &API{act: d.Actions, cfg: cfg, devices: admin.NewDevices(cfg.JWTSecret), loginFailures: failures, usage: d.Usage, halt: halt, stopHalt: stop}, nil
 }

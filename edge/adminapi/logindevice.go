@@ -1,17 +1,13 @@
 package adminapi
 
 import (
-	"crypto/hmac"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/base64"
 	"net/http"
-	"relay/edge/httpx"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
+
+	"relay/edge/admin"
+	"relay/edge/httpx"
 )
 
 // Device cookies (OWASP, "Slow Down Online Guessing Attacks with Device
@@ -27,37 +23,13 @@ import (
 // key derived from JWT_SECRET (rotating JWT_SECRET voids every device
 // cookie, as it voids every token). It holds no secret of the admin's.
 const (
-	deviceCookieName = "relay_device"
+	deviceCookieName = admin.DeviceCookieName
 	deviceHeader     = "X-Relay-Device"
-	deviceVersion    = "d1"
-	maxDeviceValue   = 512
-	deviceIDLen      = 22 // 16 random bytes in unpadded base64url
 )
-
-// derivedKey derives a key for one purpose from JWT_SECRET.
-func (s *API) derivedKey(purpose string) []byte { return derive(s.cfg.JWTSecret, purpose) }
-
-func derive(secret []byte, purpose string) []byte {
-	m := hmac.New(sha256.New, secret)
-	m.Write([]byte(purpose))
-	return m.Sum(nil)
-}
-
-func (s *API) deviceMAC(body string) []byte {
-	m := hmac.New(sha256.New, s.derivedKey("relay device cookie v1"))
-	m.Write([]byte(body))
-	return m.Sum(nil)
-}
-
-// signDevice returns a device cookie value for username.
-func (s *API) signDevice(username, id string, expires time.Time) string {
-	body := strings.Join([]string{deviceVersion, base64.RawURLEncoding.EncodeToString([]byte(username)), id, strconv.FormatInt(expires.Unix(), 10)}, ".")
-	return body + "." + base64.RawURLEncoding.EncodeToString(s.deviceMAC(body))
-}
 
 // deviceOf returns the id of the device cookie r carries (the
 // X-Relay-Device header first, then the cookie) when it is relay's, not
-// expired, and issued to username. Anything else gives no privilege.
+// expired, and issued to username (admin.Devices.Verify).
 func (s *API) deviceOf(r *http.Request, username string) (string, bool) {
 	v := r.Header.Get(deviceHeader)
 	if v == "" {
@@ -65,26 +37,7 @@ func (s *API) deviceOf(r *http.Request, username string) (string, bool) {
 			v = ck.Value
 		}
 	}
-	if v == "" || len(v) > maxDeviceValue {
-		return "", false
-	}
-	parts := strings.Split(v, ".")
-	if len(parts) != 5 || parts[0] != deviceVersion || len(parts[2]) != deviceIDLen {
-		return "", false
-	}
-	mac, err := base64.RawURLEncoding.DecodeString(parts[4])
-	if err != nil || !hmac.Equal(mac, s.deviceMAC(strings.Join(parts[:4], "."))) {
-		return "", false
-	}
-	user, err := base64.RawURLEncoding.DecodeString(parts[1])
-	if err != nil || string(user) != username {
-		return "", false
-	}
-	exp, err := strconv.ParseInt(parts[3], 10, 64)
-	if err != nil || time.Now().Unix() >= exp {
-		return "", false
-	}
-	return parts[2], true
+	return s.devices.Verify(v, username, time.Now())
 }
 
 // setDeviceCookie gives the client a new device cookie for username: one
@@ -112,15 +65,11 @@ func (s *API) setDeviceCookie(c echo.Context, username string) error {
 // DeviceCookie signs a device cookie value for username, with a fresh
 // device id, valid until expires.
 func (s *API) DeviceCookie(username string, expires time.Time) (string, error) {
-	b := make([]byte, 16)
-	if _, err := rand.Read(b); err != nil {
-		return "", err
-	}
-	return s.signDevice(username, base64.RawURLEncoding.EncodeToString(b), expires), nil
+	return s.devices.Sign(username, expires)
 }
 
 // LoginKey is the key admin.Service hashes usernames into throttle
 // buckets with (admin.Config.LoginKey), derived from JWT_SECRET.
 func LoginKey(jwtSecret []byte) []byte {
-	return derive(jwtSecret, "relay login username bucket v1")
+	return admin.Derive(jwtSecret, "relay login username bucket v1")
 }

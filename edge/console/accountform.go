@@ -137,11 +137,7 @@ func readAccountForm(c echo.Context, l *Locale) (accountFormValues, AccountField
 	whole("priority", v.Priority, &a.Priority)
 	whole("rateLimitDuration", v.RateLimitDuration, &a.RateLimitDuration)
 	whole("maxConcurrency", v.MaxConcurrency, &a.MaxConcurrency)
-	if m, ok := parseMicros(v.DailyQuota); ok {
-		a.DailyQuotaMicros = m
-	} else {
-		errs["dailyQuota"] = l.T("field.notMoney")
-	}
+	a.DailyQuota = usdText(v.DailyQuota)
 	if m, ok := parseModels(v.Models); ok {
 		a.SupportedModels = m
 	} else {
@@ -176,7 +172,7 @@ func accountFieldsChanged(old, a AccountFields) []string {
 	add("accountType", old.AccountType != a.AccountType)
 	add("proxy", proxyChanged(old.Proxy, a.Proxy))
 	add("rateLimitDuration", old.RateLimitDuration != a.RateLimitDuration)
-	add("dailyQuota", old.DailyQuotaMicros != a.DailyQuotaMicros)
+	add("dailyQuota", moneyChanged(old.DailyQuotaMicros, a.DailyQuota))
 	add("quotaResetTime", old.QuotaResetTime != a.QuotaResetTime)
 	add("maxConcurrency", old.MaxConcurrency != a.MaxConcurrency)
 	return out
@@ -213,7 +209,7 @@ func (h *Handler) showAccountForm(c echo.Context, status int, v accountFormView)
 }
 
 func (h *Handler) accountNewPage(c echo.Context) error {
-	v := accountFormValues{Platform: events.PlatformClaudeConsole, Priority: "50", Schedulable: true, Active: true, AccountType: "shared", RateLimitDuration: "60"}
+	v := accountFormValues{Platform: events.PlatformClaudeConsole, Priority: "50", Schedulable: true, Active: true, AccountType: "shared", RateLimitDuration: "60", QuotaResetTime: "00:00"}
 	if pl := c.QueryParam("platform"); pl == events.PlatformCodex {
 		v.Platform = pl
 	}

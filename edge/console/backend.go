@@ -30,9 +30,11 @@ type Auth interface {
 	// throttling as the REST login. A wrong username or password is
 	// ErrBadCredentials; too many failures is a *ThrottledError.
 	SignIn(ctx context.Context, in SignInInput) (SignInResult, error)
-	// Admin returns the admin named username as it stands now;
-	// ErrNoAdmin when there is none.
-	Admin(ctx context.Context, username string) (Admin, error)
+	// CheckSession tells whether a session of username, begun when its
+	// password was at version, still holds (the admin actions' rule: the
+	// admin exists and has not changed its password since); ErrNoAdmin
+	// when it does not.
+	CheckSession(ctx context.Context, username string, version uint64) (Admin, error)
 	// ChangePassword sets a new password after checking the current one.
 	// A refused input is a *FieldError (field "currentPassword" or
 	// "newPassword"). The returned Admin carries the new PasswordVersion,
@@ -169,10 +171,14 @@ type AccountFields struct {
 	IsActive          bool
 	AccountType       string // shared or dedicated
 	Proxy             *ProxyFields
-	RateLimitDuration int   // minutes
-	DailyQuotaMicros  int64 // 0 = none
-	QuotaResetTime    string
-	MaxConcurrency    int
+	RateLimitDuration int // minutes
+	// DailyQuotaMicros is the daily quota as read (0 = none); on the way
+	// in, DailyQuota carries it in US dollars as typed ("0" = none): the
+	// backend reads money, the console never parses it.
+	DailyQuotaMicros int64
+	DailyQuota       string
+	QuotaResetTime   string
+	MaxConcurrency   int
 }
 
 // ProxyFields is an account's outbound proxy.
@@ -212,9 +218,14 @@ type Meta struct {
 
 // KeyInput is the key form.
 type KeyInput struct {
-	// Key holds every field of the form, in the event's own types (limits
-	// in micro-dollars, as the key events keep them).
+	// Key holds every field of the form but the dollar amounts, in the
+	// event's own types (its *Micros limits are unset).
 	Key events.Key
+	// USD holds the dollar amounts as typed ("0" = no limit), by wire
+	// name: rateLimitCost, dailyCostLimit, totalCostLimit,
+	// weeklyOpusCostLimit. The backend reads them (one parser of money,
+	// the admin actions'); a refused one is a FieldError of its field.
+	USD map[string]string
 	// Fields are the wire names of the fields the admin changed (an
 	// update changes only those; a create sends them all).
 	Fields []string
@@ -523,7 +534,8 @@ type FieldChange struct {
 // Errors a Backend returns that the console tells apart.
 var (
 	ErrBadCredentials = errors.New("invalid username or password")
-	ErrNoAdmin        = errors.New("no such admin")
+	// ErrNoAdmin: the admin is gone or changed its password.
+	ErrNoAdmin = errors.New("no such admin")
 	// ErrNotFound: no such key (or account).
 	ErrNotFound = errors.New("not found")
 	// ErrConflict: the entity changed since the form was read, or the

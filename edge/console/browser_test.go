@@ -1,260 +1,36 @@
 package console
 
 import (
-	"context"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
-	"net/url"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	cdpbrowser "github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/cdproto/emulation"
-	"github.com/chromedp/cdproto/network"
 	cdppage "github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
+	"relay/edge/console/consoletest"
 	"relay/projections"
 )
 
-// Browser tests: the console driven by Debian's chromium, headless. Every
-// test fails on a JavaScript exception, a console error (CSP violations and
-// failed loads are reported as such), or a request to any host but the
-// test server. Screenshots go to $RELAY_ARTIFACTS/console when set, else to
-// a temporary directory (named in the log); none is committed.
+// Browser tests: the console driven by Debian's chromium, headless, with
+// the harness of consoletest (it fails a test on a JavaScript error, a CSP
+// violation or a request to another host). Screenshots go to
+// $RELAY_ARTIFACTS/console when set, else to a temporary directory (named
+// in the log); none is committed.
 
-// chromiumPath finds chromium; without it the test fails in CI and skips
-// elsewhere.
-func chromiumPath(t *testing.T) string {
-	t.Helper()
-	for _, p := range []string{os.Getenv("RELAY_CHROMIUM"), "/usr/bin/chromium", "chromium", "chromium-browser"} {
-		if p == "" {
-			continue
-		}
-		if found, err := exec.LookPath(p); err == nil {
-			return found
-		}
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("chromium is missing: .ci/run installs it with apt-get install chromium")
-	}
-	t.Skip("chromium is missing (apt-get install chromium); the browser tests skip locally and fail in CI")
-	return ""
-}
+type harness = consoletest.Harness
 
-// harness is one browser tab watched for problems.
-type harness struct {
-	t      *testing.T
-	ctx    context.Context
-	base   string // the test server's URL
-	host   string
-	shots  string
-	mu     sync.Mutex // protects problems and marks
-	issues []string
-	marks  map[string]bool
-	// allowed are messages a test expects (a refused form answers 400,
-	// which the browser reports as a failed load).
-	allowed []string
-}
+func newHarness(t *testing.T, handler http.Handler) *harness { return consoletest.New(t, handler) }
 
-// allow lets a message containing text through until the test ends.
-func (h *harness) allow(text string) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.allowed = append(h.allowed, text)
-}
+func run[T any](h *harness, a chromedp.Action[T]) T { return consoletest.Run(h, a) }
 
-func newHarness(t *testing.T, handler http.Handler) *harness {
-	t.Helper()
-	exe := chromiumPath(t)
-	srv := httptest.NewServer(handler)
-	t.Cleanup(srv.Close)
-	u, _ := url.Parse(srv.URL)
-
-	shots := os.Getenv("RELAY_ARTIFACTS")
-	if shots != "" {
-		shots = filepath.Join(shots, "console")
-		if err := os.MkdirAll(shots, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	} else {
-		shots = t.TempDir()
-	}
-	t.Logf("screenshots in %s", shots)
-
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(exe),
-		chromedp.NoSandbox, // CI runs as root
-		chromedp.Flag("disable-gpu", true),
-		chromedp.Flag("lang", "en-US"),
-		chromedp.WindowSize(1280, 900),
-	)
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancel := chromedp.NewContext(allocCtx)
-	t.Cleanup(func() { cancel(); cancelAlloc() })
-	h := &harness{t: t, ctx: ctx, base: srv.URL, host: u.Host, shots: shots, marks: map[string]bool{}}
-
-	// Start the browser, then watch everything the tab does.
-	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("starting chromium: %v", err)
-	}
-	console := chromedp.Console(ctx)
-	requests := chromedp.Events(ctx, network.RequestWillBeSent)
-	go func() {
-		for m, err := range console {
-			if err != nil {
-				return
-			}
-			if strings.HasPrefix(m.Text, "harness-mark ") {
-				h.mu.Lock()
-				h.marks[strings.TrimPrefix(m.Text, "harness-mark ")] = true
-				h.mu.Unlock()
-				continue
-			}
-			if m.IsException() || m.Type == chromedp.ConsoleError || m.Type == chromedp.ConsoleWarning {
-				h.problem("%s (%s:%d)", m, m.URL, m.Line)
-			}
-		}
-	}()
-	go func() {
-		for ev, err := range requests {
-			if err != nil {
-				return
-			}
-			r, err := url.Parse(ev.Request.URL)
-			if err != nil {
-				h.problem("unparsable request URL %q", ev.Request.URL)
-				continue
-			}
-			if (r.Scheme == "http" || r.Scheme == "https" || r.Scheme == "ws" || r.Scheme == "wss") && r.Host != h.host {
-				h.problem("request to another host: %s", ev.Request.URL)
-			}
-		}
-	}()
-	// Any problem fails the test, checked after the test's last step.
-	t.Cleanup(func() { h.check() })
-	return h
-}
-
-func (h *harness) problem(format string, args ...any) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	msg := fmt.Sprintf(format, args...)
-	for _, a := range h.allowed {
-		if strings.Contains(msg, a) {
-			return
-		}
-	}
-	h.issues = append(h.issues, msg)
-}
-
-// sync waits until the watchers have seen every event sent before now: the
-// browser sends events in order, so once a mark logged now has come
-// through, so has everything before it.
-func (h *harness) sync() {
-	h.t.Helper()
-	mark := fmt.Sprintf("%d", time.Now().UnixNano())
-	if err := chromedp.Do(h.ctx, chromedp.Evaluate[chromedp.Void](`console.info("harness-mark `+mark+`")`)); err != nil {
-		// A page with JavaScript off cannot log: fall back to a round trip.
-		h.t.Logf("sync: %v", err)
-		return
-	}
-	deadline := time.Now().Add(5 * time.Second)
-	for time.Now().Before(deadline) {
-		h.mu.Lock()
-		seen := h.marks[mark]
-		h.mu.Unlock()
-		if seen {
-			return
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	h.t.Error("the console watcher never saw the sync mark")
-}
-
-// check fails the test on every problem seen so far.
-func (h *harness) check() {
-	h.t.Helper()
-	h.sync()
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	for _, p := range h.issues {
-		h.t.Errorf("browser: %s", p)
-	}
-	h.issues = nil
-}
-
-func (h *harness) do(steps ...chromedp.Action[chromedp.Void]) {
-	h.t.Helper()
-	ctx, cancel := context.WithTimeout(h.ctx, 20*time.Second)
-	defer cancel()
-	if err := chromedp.Do(ctx, steps...); err != nil {
-		h.t.Fatalf("browser: %v", err)
-	}
-}
-
-func run[T any](h *harness, a chromedp.Action[T]) T {
-	h.t.Helper()
-	ctx, cancel := context.WithTimeout(h.ctx, 20*time.Second)
-	defer cancel()
-	v, err := chromedp.Run(ctx, a)
-	if err != nil {
-		h.t.Fatalf("browser: %v", err)
-	}
-	return v
-}
-
-// submit clicks sel and waits for the page it leads to.
-func (h *harness) submit(sel string) {
-	h.t.Helper()
-	if _, err := chromedp.RunResponse(h.ctx, chromedp.Click(chromedp.CSS(sel))); err != nil {
-		h.t.Fatalf("browser: click %s: %v", sel, err)
-	}
-}
-
-func (h *harness) location() string {
-	h.t.Helper()
-	return strings.TrimPrefix(run(h, chromedp.Location()), h.base)
-}
-
-func (h *harness) text(sel string) string {
-	h.t.Helper()
-	return run(h, chromedp.Text(chromedp.CSS(sel)))
-}
-
-func (h *harness) eval(js string) string {
-	h.t.Helper()
-	return run(h, chromedp.Evaluate[string](js))
-}
-
-func (h *harness) screenshot(name string) {
-	h.t.Helper()
-	buf := run(h, chromedp.FullScreenshot(100))
-	if err := os.WriteFile(filepath.Join(h.shots, name+".png"), buf, 0o644); err != nil {
-		h.t.Fatal(err)
-	}
-}
-
-func (h *harness) signIn() {
-	h.t.Helper()
-	h.do(
-		chromedp.Navigate(h.base+"/console/"),
-		chromedp.WaitVisible(chromedp.ID("username")),
-		chromedp.SendKeys(chromedp.ID("username"), "admin"),
-		chromedp.SendKeys(chromedp.ID("password"), "correct horse"),
-	)
-	h.submit(`.login button[type=submit]`)
-	if got := h.location(); got != "/console/" {
-		h.t.Fatalf("after signing in the browser is at %s", got)
-	}
-}
+// signIn signs in as the fake backend's admin.
+func signIn(h *harness) { h.SignIn("admin", "correct horse") }
 
 // demoBackend is a fake with a day's worth of plausible figures.
 func demoBackend(now time.Time) *fakeBackend {
@@ -346,16 +122,16 @@ func TestBrowserConsoleFlow(t *testing.T) {
 	f := demoBackend(now)
 	h := newHarness(t, demoServer(t, f, now))
 
-	h.do(chromedp.Navigate(h.base + "/"))
-	if got := h.location(); got != "/console/login" {
+	h.Do(chromedp.Navigate(h.Base + "/"))
+	if got := h.Location(); got != "/console/login" {
 		t.Fatalf("/ led to %s, want the sign-in page", got)
 	}
-	h.screenshot("login")
-	h.signIn()
-	if got := h.text("h1"); got != "Overview" {
+	h.Screenshot("login")
+	signIn(h)
+	if got := h.Text("h1"); got != "Overview" {
 		t.Fatalf("overview heading %q", got)
 	}
-	if n := h.eval(`String(document.querySelectorAll("svg.chart rect.c-bar").length)`); n != "24" {
+	if n := h.Eval(`String(document.querySelectorAll("svg.chart rect.c-bar").length)`); n != "24" {
 		t.Errorf("the chart has %s bars, want 24", n)
 	}
 
@@ -369,7 +145,7 @@ func TestBrowserConsoleFlow(t *testing.T) {
 	recorded := time.Now()
 	f.record(rec)
 	for {
-		got := h.eval(`(function () { var td = document.querySelector("#live tbody tr.fresh td.name"); return td ? td.textContent : ""; })()`)
+		got := h.Eval(`(function () { var td = document.querySelector("#live tbody tr.fresh td.name"); return td ? td.textContent : ""; })()`)
 		if got == "live <key>" {
 			t.Logf("the live feed showed the request after %v", time.Since(recorded).Round(time.Millisecond))
 			break
@@ -379,87 +155,81 @@ func TestBrowserConsoleFlow(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	if got := h.eval(`document.getElementById("live-state").textContent`); got != "live" {
+	if got := h.Eval(`document.getElementById("live-state").textContent`); got != "live" {
 		t.Errorf("live state %q", got)
 	}
-	h.screenshot("overview")
-	// RELAY_README_SHOT=docs/console-overview.png writes the README's picture.
-	if path := os.Getenv("RELAY_README_SHOT"); path != "" {
-		if err := os.WriteFile(path, run(h, chromedp.FullScreenshot(100)), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	h.Screenshot("overview")
 
 	// Language: the switch sticks across pages.
-	h.submit(`button[name=lang][value="zh-CN"]`)
-	if got := h.text("h1"); got != "概览" {
+	h.Submit(`button[name=lang][value="zh-CN"]`)
+	if got := h.Text("h1"); got != "概览" {
 		t.Errorf("after switching to Chinese the heading is %q", got)
 	}
-	h.do(chromedp.Navigate(h.base + "/console/settings"))
-	if got := h.eval(`document.documentElement.lang`); got != "zh-CN" {
+	h.Do(chromedp.Navigate(h.Base + "/console/settings"))
+	if got := h.Eval(`document.documentElement.lang`); got != "zh-CN" {
 		t.Errorf("the language did not stick: lang=%q", got)
 	}
-	h.screenshot("settings-zh")
-	h.submit(`button[name=lang][value="en"]`)
+	h.Screenshot("settings-zh")
+	h.Submit(`button[name=lang][value="en"]`)
 
 	// Theme: dark sticks, and changes what the page looks like.
-	light := h.eval(`getComputedStyle(document.body).backgroundColor`)
-	h.submit(`button[name=theme][value="dark"]`)
-	h.do(chromedp.Navigate(h.base + "/console/"))
-	if got := h.eval(`document.documentElement.dataset.theme || ""`); got != "dark" {
+	light := h.Eval(`getComputedStyle(document.body).backgroundColor`)
+	h.Submit(`button[name=theme][value="dark"]`)
+	h.Do(chromedp.Navigate(h.Base + "/console/"))
+	if got := h.Eval(`document.documentElement.dataset.theme || ""`); got != "dark" {
 		t.Errorf("theme %q after choosing dark", got)
 	}
-	dark := h.eval(`getComputedStyle(document.body).backgroundColor`)
+	dark := h.Eval(`getComputedStyle(document.body).backgroundColor`)
 	if dark == light {
 		t.Errorf("the dark theme has the light background %s", dark)
 	}
-	h.screenshot("overview-dark")
-	h.do(chromedp.Navigate(h.base + "/console/keys?page=2"))
-	h.screenshot("keys-dark")
-	h.submit(`button[name=theme][value="system"]`)
+	h.Screenshot("overview-dark")
+	h.Do(chromedp.Navigate(h.Base + "/console/keys?page=2"))
+	h.Screenshot("keys-dark")
+	h.Submit(`button[name=theme][value="system"]`)
 
 	// "System" follows the system's preference.
-	if _, err := chromedp.Call(h.ctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: "dark"}}}); err != nil {
+	if _, err := chromedp.Call(h.Ctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: "dark"}}}); err != nil {
 		t.Fatal(err)
 	}
-	if got := h.eval(`getComputedStyle(document.body).backgroundColor`); got != dark {
+	if got := h.Eval(`getComputedStyle(document.body).backgroundColor`); got != dark {
 		t.Errorf("following a dark system the background is %s, want %s", got, dark)
 	}
-	if _, err := chromedp.Call(h.ctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: "light"}}}); err != nil {
+	if _, err := chromedp.Call(h.Ctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: "light"}}}); err != nil {
 		t.Fatal(err)
 	}
 
-	h.do(chromedp.Navigate(h.base + "/console/keys"))
-	h.screenshot("keys")
-	h.do(chromedp.Navigate(h.base + "/console/accounts"))
-	h.screenshot("accounts")
-	h.do(chromedp.Navigate(h.base + "/console/audit"))
-	h.screenshot("audit")
-	h.do(chromedp.Navigate(h.base + "/console/settings"))
-	h.screenshot("settings")
+	h.Do(chromedp.Navigate(h.Base + "/console/keys"))
+	h.Screenshot("keys")
+	h.Do(chromedp.Navigate(h.Base + "/console/accounts"))
+	h.Screenshot("accounts")
+	h.Do(chromedp.Navigate(h.Base + "/console/audit"))
+	h.Screenshot("audit")
+	h.Do(chromedp.Navigate(h.Base + "/console/settings"))
+	h.Screenshot("settings")
 
 	// A phone: nothing wider than the screen.
-	h.do(chromedp.EmulateViewport(375, 812, chromedp.EmulateMobile))
+	h.Do(chromedp.EmulateViewport(375, 812, chromedp.EmulateMobile))
 	for _, p := range []string{"/console/", "/console/keys", "/console/accounts", "/console/audit", "/console/settings"} {
-		h.do(chromedp.Navigate(h.base + p))
-		if w := h.eval(`String(document.documentElement.scrollWidth)`); w != "375" {
+		h.Do(chromedp.Navigate(h.Base + p))
+		if w := h.Eval(`String(document.documentElement.scrollWidth)`); w != "375" {
 			t.Errorf("%s at 375 px is %s px wide", p, w)
 		}
 	}
-	h.do(chromedp.Navigate(h.base + "/console/accounts"))
-	h.screenshot("accounts-375")
-	h.do(chromedp.Navigate(h.base + "/console/"))
-	h.screenshot("overview-375")
-	h.do(chromedp.EmulateReset())
+	h.Do(chromedp.Navigate(h.Base + "/console/accounts"))
+	h.Screenshot("accounts-375")
+	h.Do(chromedp.Navigate(h.Base + "/console/"))
+	h.Screenshot("overview-375")
+	h.Do(chromedp.EmulateReset())
 
 	// Sign out, and the console is closed.
-	h.do(chromedp.Navigate(h.base + "/console/"))
-	h.submit(`.signout button`)
-	if got := h.location(); got != "/console/login?out=1" {
+	h.Do(chromedp.Navigate(h.Base + "/console/"))
+	h.Submit(`.signout button`)
+	if got := h.Location(); got != "/console/login?out=1" {
 		t.Errorf("after signing out the browser is at %s", got)
 	}
-	h.do(chromedp.Navigate(h.base + "/console/settings"))
-	if got := h.location(); !strings.HasPrefix(got, "/console/login") {
+	h.Do(chromedp.Navigate(h.Base + "/console/settings"))
+	if got := h.Location(); !strings.HasPrefix(got, "/console/login") {
 		t.Errorf("after signing out /console/settings showed %s", got)
 	}
 }
@@ -469,25 +239,25 @@ func TestBrowserConsoleFlow(t *testing.T) {
 func TestBrowserWithoutJavaScript(t *testing.T) {
 	now := time.Now().UTC()
 	h := newHarness(t, demoServer(t, demoBackend(now), now))
-	if _, err := chromedp.Call(h.ctx, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: true}); err != nil {
+	if _, err := chromedp.Call(h.Ctx, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: true}); err != nil {
 		t.Fatal(err)
 	}
-	h.signIn()
-	if got := h.text("h1"); got != "Overview" {
+	signIn(h)
+	if got := h.Text("h1"); got != "Overview" {
 		t.Fatalf("overview heading %q", got)
 	}
-	h.submit(`button[name=lang][value="zh-CN"]`)
-	if got := h.text("h1"); got != "概览" {
+	h.Submit(`button[name=lang][value="zh-CN"]`)
+	if got := h.Text("h1"); got != "概览" {
 		t.Errorf("without JavaScript the language switch gave %q", got)
 	}
-	h.do(chromedp.Navigate(h.base + "/console/keys"))
-	h.do(chromedp.SendKeys(chromedp.ID("q"), "team 0002"))
-	h.submit(`.filters button`)
-	if got := h.location(); !strings.Contains(got, "q=team+0002") {
+	h.Do(chromedp.Navigate(h.Base + "/console/keys"))
+	h.Do(chromedp.SendKeys(chromedp.ID("q"), "team 0002"))
+	h.Submit(`.filters button`)
+	if got := h.Location(); !strings.Contains(got, "q=team+0002") {
 		t.Errorf("search led to %s", got)
 	}
-	h.submit(`.signout button`)
-	if got := h.location(); got != "/console/login?out=1" {
+	h.Submit(`.signout button`)
+	if got := h.Location(); got != "/console/login?out=1" {
 		t.Errorf("after signing out the browser is at %s", got)
 	}
 }
@@ -514,12 +284,8 @@ func TestBrowserHarnessCatchesProblems(t *testing.T) {
 	} {
 		t.Run(strings.TrimPrefix(tc.path, "/"), func(t *testing.T) {
 			h := newHarness(t, mux)
-			h.do(chromedp.Navigate(h.base + tc.path))
-			h.sync()
-			h.mu.Lock()
-			issues := h.issues
-			h.issues = nil // seen: the cleanup check must not fail the test
-			h.mu.Unlock()
+			h.Do(chromedp.Navigate(h.Base + tc.path))
+			issues := h.TakeIssues() // seen: the cleanup check must not fail the test
 			found := false
 			for _, p := range issues {
 				found = found || strings.Contains(p, tc.want)
@@ -538,14 +304,14 @@ func TestBrowserKeyLifecycle(t *testing.T) {
 	f := demoBackend(now)
 	h := newHarness(t, demoServer(t, f, now))
 	for _, name := range []string{"clipboard-read", "clipboard-write"} {
-		if _, err := chromedp.CallBrowser(h.ctx, cdpbrowser.SetPermission, cdpbrowser.SetPermissionParams{
-			Permission: &cdpbrowser.PermissionDescriptor{Name: name}, Setting: cdpbrowser.PermissionSettingGranted, Origin: h.base,
+		if _, err := chromedp.CallBrowser(h.Ctx, cdpbrowser.SetPermission, cdpbrowser.SetPermissionParams{
+			Permission: &cdpbrowser.PermissionDescriptor{Name: name}, Setting: cdpbrowser.PermissionSettingGranted, Origin: h.Base,
 		}); err != nil {
 			t.Fatalf("granting %s: %v", name, err)
 		}
 	}
 	// Accept the confirmation dialogs (delete asks first).
-	dialogs := chromedp.Events(h.ctx, cdppage.JavascriptDialogOpening)
+	dialogs := chromedp.Events(h.Ctx, cdppage.JavascriptDialogOpening)
 	var confirmed atomic.Int32
 	go func() {
 		for ev, err := range dialogs {
@@ -555,52 +321,52 @@ func TestBrowserKeyLifecycle(t *testing.T) {
 			if ev.Type == cdppage.DialogTypeConfirm {
 				confirmed.Add(1)
 			}
-			_, _ = chromedp.Call(h.ctx, cdppage.HandleJavaScriptDialog, cdppage.HandleJavaScriptDialogParams{Accept: true})
+			_, _ = chromedp.Call(h.Ctx, cdppage.HandleJavaScriptDialog, cdppage.HandleJavaScriptDialogParams{Accept: true})
 		}
 	}()
 
-	h.signIn()
+	signIn(h)
 
 	// An account pointing at an upstream.
-	h.do(chromedp.Navigate(h.base + "/console/accounts"))
-	if _, err := chromedp.RunResponse(h.ctx, chromedp.Click(chromedp.CSS("a.head-btn"))); err != nil {
+	h.Do(chromedp.Navigate(h.Base + "/console/accounts"))
+	if _, err := chromedp.RunResponse(h.Ctx, chromedp.Click(chromedp.CSS("a.head-btn"))); err != nil {
 		t.Fatal(err)
 	}
-	h.do(
+	h.Do(
 		chromedp.SendKeys(chromedp.ID("name"), "fake upstream"),
 		chromedp.SendKeys(chromedp.ID("apiUrl"), "http://127.0.0.1:9/upstream"),
 		chromedp.SendKeys(chromedp.ID("apiKey"), "sk-ant-browser-5678"),
 		chromedp.SetValue(chromedp.ID("dailyQuota"), "25"),
 	)
-	h.screenshot("account-new")
-	h.submit(`form.accountform button[type=submit]`)
-	if got := h.location(); got != "/console/accounts/acc-new-1?done=created" {
+	h.Screenshot("account-new")
+	h.Submit(`form.accountform button[type=submit]`)
+	if got := h.Location(); got != "/console/accounts/acc-new-1?done=created" {
 		t.Fatalf("after creating the account the browser is at %s", got)
 	}
 	if _, in := f.inputs(); in.Account.APIURL != "http://127.0.0.1:9/upstream" || in.Account.APIKey != "sk-ant-browser-5678" || in.Account.DailyQuotaMicros != 25_000_000 {
 		t.Errorf("account created with %+v", in.Account)
 	}
-	h.screenshot("account")
+	h.Screenshot("account")
 
-	h.do(chromedp.Navigate(h.base + "/console/keys"))
-	if _, err := chromedp.RunResponse(h.ctx, chromedp.Click(chromedp.CSS("a.head-btn"))); err != nil {
+	h.Do(chromedp.Navigate(h.Base + "/console/keys"))
+	if _, err := chromedp.RunResponse(h.Ctx, chromedp.Click(chromedp.CSS("a.head-btn"))); err != nil {
 		t.Fatal(err)
 	}
-	h.do(
+	h.Do(
 		chromedp.SendKeys(chromedp.ID("name"), "browser key"),
 		chromedp.SetValue(chromedp.ID("dailyCostLimit"), "5"),
 		chromedp.SetValue(chromedp.ID("tags"), "ci, browser"),
 	)
-	h.screenshot("key-new")
-	h.submit(`form.keyform button[type=submit]`)
-	secret := h.eval(`document.getElementById("secret").textContent`)
+	h.Screenshot("key-new")
+	h.Submit(`form.keyform button[type=submit]`)
+	secret := h.Eval(`document.getElementById("secret").textContent`)
 	if !strings.HasPrefix(secret, "cr_") {
 		t.Fatalf("no secret on the page: %q", secret)
 	}
-	h.do(chromedp.Click(chromedp.CSS(`button[data-copy="#secret"]`)))
+	h.Do(chromedp.Click(chromedp.CSS(`button[data-copy="#secret"]`)))
 	deadline := time.Now().Add(2 * time.Second)
 	for {
-		got, err := chromedp.Run(h.ctx, chromedp.Evaluate[string](`navigator.clipboard.readText()`, chromedp.EvalAwaitPromise))
+		got, err := chromedp.Run(h.Ctx, chromedp.Evaluate[string](`navigator.clipboard.readText()`, chromedp.EvalAwaitPromise))
 		if err == nil && got == secret {
 			break
 		}
@@ -609,38 +375,38 @@ func TestBrowserKeyLifecycle(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	h.screenshot("key-secret")
+	h.Screenshot("key-secret")
 	if in, _ := f.inputs(); in.Key.DailyCostLimitMicros != 5_000_000 || len(in.Key.Tags) != 2 {
 		t.Errorf("created with %+v", in.Key)
 	}
 
 	// Edit: an invalid limit is refused next to its field.
-	h.submit(`.secret a.btn`)
-	if got := h.location(); got != "/console/keys/key-new-1" {
+	h.Submit(`.secret a.btn`)
+	if got := h.Location(); got != "/console/keys/key-new-1" {
 		t.Fatalf("after the secret the browser is at %s", got)
 	}
-	h.do(chromedp.SetValue(chromedp.ID("dailyCostLimit"), "lots"))
-	h.allow("status of 400 (Bad Request) (" + h.base + "/console/keys/key-new-1:") // the refused form
-	h.submit(`form.keyform button[type=submit]`)
-	if got := h.text("#dailyCostLimit-err"); got != "Enter an amount in dollars, like 12.50." {
+	h.Do(chromedp.SetValue(chromedp.ID("dailyCostLimit"), "lots"))
+	h.Allow("status of 400 (Bad Request) (" + h.Base + "/console/keys/key-new-1:") // the refused form
+	h.Submit(`form.keyform button[type=submit]`)
+	if got := h.Text("#dailyCostLimit-err"); got != "Enter an amount in dollars, like 12.50." {
 		t.Errorf("field error %q", got)
 	}
-	h.screenshot("key-field-error")
+	h.Screenshot("key-field-error")
 
 	// Delete (after confirming) and restore.
-	h.do(chromedp.Navigate(h.base + "/console/keys/key-new-1"))
-	h.submit(`button[value=delete]`)
+	h.Do(chromedp.Navigate(h.Base + "/console/keys/key-new-1"))
+	h.Submit(`button[value=delete]`)
 	if confirmed.Load() != 1 {
 		t.Errorf("%d confirmations asked before deleting, want 1", confirmed.Load())
 	}
-	if got := h.location(); got != "/console/keys/key-new-1?done=delete" {
+	if got := h.Location(); got != "/console/keys/key-new-1?done=delete" {
 		t.Errorf("after delete the browser is at %s", got)
 	}
-	h.submit(`button[value=restore]`)
-	if got := h.location(); got != "/console/keys/key-new-1?done=restore" {
+	h.Submit(`button[value=restore]`)
+	if got := h.Location(); got != "/console/keys/key-new-1?done=restore" {
 		t.Errorf("after restore the browser is at %s", got)
 	}
-	if n := h.eval(`String(document.querySelectorAll("button[value=delete]").length)`); n != "1" {
+	if n := h.Eval(`String(document.querySelectorAll("button[value=delete]").length)`); n != "1" {
 		t.Errorf("the restored key offers %s delete buttons", n)
 	}
 }

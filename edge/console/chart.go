@@ -20,6 +20,7 @@ const (
 	padLeft, padRight, padTop, padBot = 58, 74, 12, 26
 	chartTicks                        = 4
 	maxXLabels                        = 8
+	emptyCostTop                      = chartTicks * 10_000_000 // $0.04 in nano-dollars
 )
 
 // chartInput is what renderChart draws.
@@ -43,6 +44,28 @@ func niceCeil(v int64) int64 {
 			}
 		}
 		if p > (1<<62)/10 {
+			return v
+		}
+	}
+}
+
+// countTop is the top of a count axis: chartTicks steps of a round whole
+// number (1, 2, 2.5 or 5 times a power of ten, never a fraction), so that
+// every tick is a whole count where it stands (a top of 1 would label its
+// ticks 0.25, 0.5 and 0.75).
+func countTop(v int64) int64 {
+	need := max((v+chartTicks-1)/chartTicks, 1)
+	for p := int64(1); ; p *= 10 {
+		steps := []int64{p, 2 * p, 5 * p}
+		if p >= 10 {
+			steps = []int64{p, 2 * p, 5 * p / 2, 5 * p}
+		}
+		for _, step := range steps {
+			if step >= need {
+				return step * chartTicks
+			}
+		}
+		if p > (1<<62)/100 {
 			return v
 		}
 	}
@@ -97,8 +120,11 @@ func renderChart(in chartInput) template.HTML {
 	for _, bk := range in.Buckets {
 		maxReq, maxCost = max(maxReq, bk.Requests), max(maxCost, bk.CostNanos)
 	}
-	reqTop := niceCeil(maxReq)
+	reqTop := countTop(maxReq)
 	costTop := niceCeil(maxCost)
+	if maxCost == 0 {
+		costTop = emptyCostTop // ticks of a cent, not of a nano-dollar
+	}
 	plotW := float64(chartW - padLeft - padRight)
 	plotH := float64(chartH - padTop - padBot)
 	bottom := float64(chartH - padBot)

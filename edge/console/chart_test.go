@@ -82,13 +82,14 @@ func TestChartDrawsBarsAndCostLine(t *testing.T) {
 			t.Errorf("bucket %d ends at %v, not the baseline", i, got)
 		}
 	}
-	// Heights are proportional; 40 against an axis topped at 50.
+	// Heights are proportional; 40 against an axis topped at 40 (four
+	// whole steps of 10).
 	if r := heights[40] / heights[20]; r < 1.99 || r > 2.01 {
 		t.Errorf("bar 40 is %.2f times bar 20, want 2", r)
 	}
 	plotH := float64(chartH - padTop - padBot)
-	if got := heights[40] / plotH; got < 0.79 || got > 0.81 {
-		t.Errorf("bar 40 fills %.2f of the plot, want 0.8 (axis top 50)", got)
+	if got := heights[40] / plotH; got < 0.99 || got > 1.01 {
+		t.Errorf("bar 40 fills %.2f of the plot, want 1 (axis top 40)", got)
 	}
 	if doc.Groups[2].Title != "2026-12-04 02:00: 40 requests, $4.00" {
 		t.Errorf("tooltip %q", doc.Groups[2].Title)
@@ -101,8 +102,8 @@ func TestChartDrawsBarsAndCostLine(t *testing.T) {
 			labels = append(labels, tx.Text)
 		}
 	}
-	if !contains(labels, "50") || !contains(labels, "00:00") || !contains(labels, "03:00") {
-		t.Errorf("labels %v lack the axis top 50 and the hours", labels)
+	if !contains(labels, "40") || !contains(labels, "30") || !contains(labels, "00:00") || !contains(labels, "03:00") {
+		t.Errorf("labels %v lack the axis ticks 30 and 40 and the hours", labels)
 	}
 	if !contains(axis, "$5.00") {
 		t.Errorf("cost axis %v lacks its top $5.00", axis)
@@ -179,4 +180,31 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// A count axis has whole ticks: its top is four round whole steps.
+func TestCountTopHasWholeTicks(t *testing.T) {
+	for v, want := range map[int64]int64{0: 4, 1: 4, 4: 4, 5: 8, 9: 20, 10: 20, 20: 20, 21: 40, 90: 100, 100: 100, 101: 200, 1000: 1000, 1001: 2000} {
+		got := countTop(v)
+		if got != want || got < v || got%chartTicks != 0 {
+			t.Errorf("countTop(%d) = %d, want %d", v, got, want)
+		}
+	}
+}
+
+// A chart without usage labels its axes with whole requests and cents.
+func TestEmptyChartHasReadableAxes(t *testing.T) {
+	locales, err := loadLocales(assetsFS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svg := string(renderChart(chartInput{Granularity: Daily, Buckets: []Bucket{{}, {}, {}}, Loc: time.UTC, L: locales["en"]}))
+	for _, want := range []string{">4<", ">1<", ">$0.0400<", ">$0.0100<"} {
+		if !strings.Contains(svg, want) {
+			t.Errorf("an empty chart lacks the label %s", want)
+		}
+	}
+	if strings.Contains(svg, "$0.0000") {
+		t.Error("an empty chart labels its cost axis in nano-dollars")
+	}
 }

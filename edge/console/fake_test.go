@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -75,14 +76,14 @@ func (f *fakeBackend) SignIn(_ context.Context, in SignInInput) (SignInResult, e
 	return SignInResult{Admin: Admin{Username: in.Username, PasswordVersion: f.versions[in.Username]}, Device: "d1.device", DeviceExpires: time.Now().Add(time.Hour)}, nil
 }
 
-func (f *fakeBackend) Admin(_ context.Context, username string) (Admin, error) {
+func (f *fakeBackend) CheckSession(_ context.Context, username string, version uint64) (Admin, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.fail != nil {
 		return Admin{}, f.fail
 	}
 	v, ok := f.versions[username]
-	if !ok {
+	if !ok || v != version {
 		return Admin{}, ErrNoAdmin
 	}
 	return Admin{Username: username, PasswordVersion: v}, nil
@@ -260,6 +261,49 @@ func (f *fakeBackend) Key(_ context.Context, id string) (KeyDetail, error) {
 	return *d, f.fail
 }
 
+// fakeParseUSD is the fake's stand-in for the backend's reading of dollar
+// amounts ("12", "12.5", "$0.000001") into micro-dollars.
+func fakeParseUSD(s string) (int64, bool) {
+	s = strings.TrimPrefix(strings.TrimSpace(s), "$")
+	whole, frac, _ := strings.Cut(s, ".")
+	if whole == "" {
+		whole = "0"
+	}
+	if len(frac) > 6 || len(whole) > 12 || strings.ContainsAny(whole+frac, "+-") {
+		return 0, false
+	}
+	w, err := strconv.ParseInt(whole, 10, 64)
+	if err != nil {
+		return 0, false
+	}
+	var f int64
+	if frac != "" {
+		if f, err = strconv.ParseInt(frac+strings.Repeat("0", 6-len(frac)), 10, 64); err != nil {
+			return 0, false
+		}
+	}
+	return w*1_000_000 + f, true
+}
+
+// fakeReadUSD reads the key's dollar amounts into its micro-dollar limits.
+func fakeReadUSD(in *KeyInput) error {
+	var errs FieldErrors
+	for field, dst := range map[string]*int64{
+		"rateLimitCost": &in.Key.RateLimitCostMicros, "dailyCostLimit": &in.Key.DailyCostLimitMicros,
+		"totalCostLimit": &in.Key.TotalCostLimitMicros, "weeklyOpusCostLimit": &in.Key.WeeklyOpusCostLimitMicros,
+	} {
+		m, ok := fakeParseUSD(in.USD[field])
+		if !ok {
+			errs = append(errs, FieldError{Field: field, Code: "notMoney", Message: field + " must be a number (US dollars)"})
+		}
+		*dst = m
+	}
+	if len(errs) > 0 {
+		return errs
+	}
+	return nil
+}
+
 // validate is the fake's stand-in for the backend's rules.
 func fakeValidate(k events.Key) error {
 	var errs FieldErrors
@@ -281,6 +325,9 @@ func fakeValidate(k events.Key) error {
 func (f *fakeBackend) CreateKey(_ context.Context, in KeyInput) (CreatedKey, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if err := fakeReadUSD(&in); err != nil {
+		return CreatedKey{}, err
+	}
 	f.lastInput = in
 	if err := fakeValidate(in.Key); err != nil {
 		return CreatedKey{}, err
@@ -298,6 +345,9 @@ func (f *fakeBackend) CreateKey(_ context.Context, in KeyInput) (CreatedKey, err
 func (f *fakeBackend) UpdateKey(_ context.Context, id string, in KeyInput) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if err := fakeReadUSD(&in); err != nil {
+		return err
+	}
 	f.lastInput = in
 	d, ok := f.details[id]
 	switch {
@@ -346,8 +396,13 @@ func (f *fakeBackend) Account(_ context.Context, id string) (AccountDetail, erro
 	return *d, f.fail
 }
 
-func fakeValidateAccount(a AccountFields, create bool) error {
+func fakeValidateAccount(a *AccountFields, create bool) error {
 	var errs FieldErrors
+	if m, ok := fakeParseUSD(a.DailyQuota); ok {
+		a.DailyQuotaMicros = m
+	} else {
+		errs = append(errs, FieldError{Field: "dailyQuota", Code: "notMoney", Message: "dailyQuota must be a number (US dollars)"})
+	}
 	if a.Name == "" {
 		errs = append(errs, FieldError{Field: "name", Code: "required", Message: "name is required"})
 	}
@@ -369,8 +424,9 @@ func fakeValidateAccount(a AccountFields, create bool) error {
 func (f *fakeBackend) CreateAccount(_ context.Context, in AccountInput) (string, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	err := fakeValidateAccount(&in.Account, true)
 	f.acctIn = in
-	if err := fakeValidateAccount(in.Account, true); err != nil {
+	if err != nil {
 		return "", err
 	}
 	if f.acctByID == nil {
@@ -402,9 +458,10 @@ func (f *fakeBackend) UpdateAccount(_ context.Context, id string, in AccountInpu
 	case in.Version != d.Version:
 		return ErrConflict
 	}
-	if err := fakeValidateAccount(in.Account, false); err != nil {
+	if err := fakeValidateAccount(&in.Account, false); err != nil {
 		return err
 	}
+	f.acctIn = in
 	a := in.Account
 	a.APIKey = ""
 	d.Account, d.Version = a, d.Version+1

@@ -122,34 +122,23 @@ func microsText(m int64) string {
 	return s
 }
 
-// parseMicros reads a dollar amount ("12", "12.5", "$0.000001") into
-// micro-dollars exactly; empty is 0.
-func parseMicros(s string) (int64, bool) {
-	s = strings.TrimPrefix(strings.TrimSpace(s), "$")
-	if s == "" {
-		return 0, true
+// usdText is a dollar amount as typed, trimmed; "0" for empty (no
+// limit). The backend reads it.
+func usdText(s string) string {
+	if s = strings.TrimSpace(s); s == "" {
+		return "0"
 	}
-	whole, frac, _ := strings.Cut(s, ".")
-	if whole == "" {
-		whole = "0"
-	}
-	if len(frac) > 6 || len(whole) > 12 || strings.ContainsAny(whole+frac, "+-") {
-		return 0, false
-	}
-	w, err := strconv.ParseInt(whole, 10, 64)
-	if err != nil {
-		return 0, false
-	}
-	var f int64
-	if frac != "" {
-		if f, err = strconv.ParseInt(leftPadRight(frac, 6), 10, 64); err != nil {
-			return 0, false
-		}
-	}
-	return w*1_000_000 + f, true
+	return s
 }
 
-func leftPadRight(s string, n int) string { return s + strings.Repeat("0", n-len(s)) }
+// moneyChanged reports whether the amount typed differs from old
+// micro-dollars as the form showed them.
+func moneyChanged(oldMicros int64, typed string) bool {
+	if typed == "0" {
+		return oldMicros != 0
+	}
+	return typed != microsText(oldMicros)
+}
 
 // list splits a comma- or newline-separated input, trimmed, without
 // empties.
@@ -172,10 +161,11 @@ func formText(c echo.Context, name string) string {
 }
 
 // readKeyForm reads the posted form: its values as typed (to show again)
-// and as a key, with the errors of what could not be read.
-func readKeyForm(c echo.Context, l *Locale) (keyFormValues, events.Key, map[string]string) {
+// and as a key with its dollar amounts as typed, with the errors of what
+// could not be read.
+func readKeyForm(c echo.Context, l *Locale) (keyFormValues, events.Key, map[string]string, map[string]string) {
 	if err := c.Request().ParseForm(); err != nil {
-		return keyFormValues{}, events.Key{}, map[string]string{"": l.T("error.badRequest")}
+		return keyFormValues{}, events.Key{}, nil, map[string]string{"": l.T("error.badRequest")}
 	}
 	v := keyFormValues{
 		Name: formText(c, "name"), Description: formText(c, "description"), Permissions: formText(c, "permissions"),
@@ -209,21 +199,13 @@ func readKeyForm(c echo.Context, l *Locale) (keyFormValues, events.Key, map[stri
 		}
 		*dst = n
 	}
-	money := func(field, text string, dst *int64) {
-		m, ok := parseMicros(text)
-		if !ok {
-			errs[field] = l.T("field.notMoney")
-			return
-		}
-		*dst = m
-	}
 	whole("concurrencyLimit", v.Concurrency, &k.ConcurrencyLimit)
 	whole("rateLimitWindow", v.Window, &k.RateLimitWindow)
 	whole("rateLimitRequests", v.WindowRequests, &k.RateLimitRequests)
-	money("rateLimitCost", v.WindowCost, &k.RateLimitCostMicros)
-	money("dailyCostLimit", v.DailyCost, &k.DailyCostLimitMicros)
-	money("totalCostLimit", v.TotalCost, &k.TotalCostLimitMicros)
-	money("weeklyOpusCostLimit", v.WeeklyOpus, &k.WeeklyOpusCostLimitMicros)
+	usd := map[string]string{
+		"rateLimitCost": usdText(v.WindowCost), "dailyCostLimit": usdText(v.DailyCost),
+		"totalCostLimit": usdText(v.TotalCost), "weeklyOpusCostLimit": usdText(v.WeeklyOpus),
+	}
 	switch v.Expiry {
 	case "fixed":
 		t, err := time.Parse(datetimeLocal, strings.TrimSpace(v.ExpiresAt))
@@ -236,11 +218,12 @@ func readKeyForm(c echo.Context, l *Locale) (keyFormValues, events.Key, map[stri
 		k.ExpirationMode = "activation"
 		whole("activationDays", v.ActivationDays, &k.ActivationDays)
 	}
-	return v, k, errs
+	return v, k, usd, errs
 }
 
-// keyFieldsChanged names the wire fields in which k differs from old.
-func keyFieldsChanged(old, k events.Key) []string {
+// keyFieldsChanged names the wire fields in which k and the amounts typed
+// (usd) differ from old.
+func keyFieldsChanged(old, k events.Key, usd map[string]string) []string {
 	var out []string
 	add := func(name string, changed bool) {
 		if changed {
@@ -265,10 +248,10 @@ func keyFieldsChanged(old, k events.Key) []string {
 	add("concurrencyLimit", old.ConcurrencyLimit != k.ConcurrencyLimit)
 	add("rateLimitWindow", old.RateLimitWindow != k.RateLimitWindow)
 	add("rateLimitRequests", old.RateLimitRequests != k.RateLimitRequests)
-	add("rateLimitCost", old.RateLimitCostMicros != k.RateLimitCostMicros)
-	add("dailyCostLimit", old.DailyCostLimitMicros != k.DailyCostLimitMicros)
-	add("totalCostLimit", old.TotalCostLimitMicros != k.TotalCostLimitMicros)
-	add("weeklyOpusCostLimit", old.WeeklyOpusCostLimitMicros != k.WeeklyOpusCostLimitMicros)
+	add("rateLimitCost", moneyChanged(old.RateLimitCostMicros, usd["rateLimitCost"]))
+	add("dailyCostLimit", moneyChanged(old.DailyCostLimitMicros, usd["dailyCostLimit"]))
+	add("totalCostLimit", moneyChanged(old.TotalCostLimitMicros, usd["totalCostLimit"]))
+	add("weeklyOpusCostLimit", moneyChanged(old.WeeklyOpusCostLimitMicros, usd["weeklyOpusCostLimit"]))
 	return out
 }
 
@@ -284,9 +267,8 @@ var allKeyFields = keyFieldsChanged(events.Key{}, events.Key{
 	Name: "x", Description: "x", Permissions: "x", IsActive: true, Tags: []string{"x"}, ExpirationMode: "x",
 	ExpiresAt: &time.Time{}, ActivationDays: 1, ActivationUnit: "x", ClaudeConsoleAccountID: "x", CodexAccountID: "x",
 	EnableModelRestriction: true, RestrictedModels: []string{"x"}, EnableClientRestriction: true, AllowedClients: []string{"x"},
-	ConcurrencyLimit: 1, RateLimitWindow: 1, RateLimitRequests: 1, RateLimitCostMicros: 1, DailyCostLimitMicros: 1,
-	TotalCostLimitMicros: 1, WeeklyOpusCostLimitMicros: 1,
-})
+	ConcurrencyLimit: 1, RateLimitWindow: 1, RateLimitRequests: 1,
+}, map[string]string{"rateLimitCost": "1", "dailyCostLimit": "1", "totalCostLimit": "1", "weeklyOpusCostLimit": "1"})
 
 func (h *Handler) newKeyForm(c echo.Context, v keyFormView) (keyFormView, error) {
 	p, err := h.newPage(c, "keyForm.title", "keys")
@@ -387,9 +369,9 @@ func formError(errs map[string]string) string {
 
 func (h *Handler) keyCreate(c echo.Context) error {
 	l := h.locale(c)
-	vals, k, errs := readKeyForm(c, l)
+	vals, k, usd, errs := readKeyForm(c, l)
 	if len(errs) == 0 {
-		created, err := h.backend.CreateKey(c.Request().Context(), KeyInput{Key: k, Fields: allKeyFields, Meta: h.meta(c)})
+		created, err := h.backend.CreateKey(c.Request().Context(), KeyInput{Key: k, USD: usd, Fields: allKeyFields, Meta: h.meta(c)})
 		if err == nil {
 			return h.showSecret(c, created)
 		}
@@ -459,11 +441,11 @@ func (h *Handler) keyUpdate(c echo.Context) error {
 		return h.failed(c, err)
 	}
 	version, _ := strconv.ParseUint(c.FormValue("version"), 10, 64)
-	vals, k, errs := readKeyForm(c, l)
+	vals, k, usd, errs := readKeyForm(c, l)
 	view := keyFormView{ID: id, KeyVersion: version, V: vals, Deleted: d.IsDeleted}
 	if len(errs) == 0 {
 		k.ID = id
-		err := h.backend.UpdateKey(ctx, id, KeyInput{Key: k, Fields: keyFieldsChanged(d.Key, k), Version: version, Meta: h.meta(c)})
+		err := h.backend.UpdateKey(ctx, id, KeyInput{Key: k, USD: usd, Fields: keyFieldsChanged(d.Key, k, usd), Version: version, Meta: h.meta(c)})
 		switch {
 		case err == nil:
 			return c.Redirect(http.StatusSeeOther, "/console/keys/"+url.PathEscape(id)+"?done=saved")

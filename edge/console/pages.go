@@ -33,15 +33,12 @@ func (h *Handler) stillValid(ctx context.Context, s session) (bool, error) {
 	if !h.cfg.Now().Before(s.Expires) {
 		return false, nil
 	}
-	admin, err := h.backend.Admin(ctx, s.Username)
+	_, err := h.backend.CheckSession(ctx, s.Username, s.Version)
 	if isNoAdmin(err) {
 		return false, nil
 	}
 	if err != nil {
 		return false, err
-	}
-	if admin.PasswordVersion != s.Version {
-		return false, nil
 	}
 	ended, err := h.backend.SessionEnded(ctx, s.ID)
 	if err != nil || ended {

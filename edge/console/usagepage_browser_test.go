@@ -42,54 +42,54 @@ func TestBrowserUsagePage(t *testing.T) {
 		c.UsageReports = r
 	})
 	h := newHarness(t, e)
-	h.signIn()
+	signIn(h)
 
-	h.do(chromedp.Navigate(h.base + "/console/"))
-	h.submit(`nav.nav a[href="/console/usage"]`)
-	if got := h.text("h1"); got != "Usage" {
+	h.Do(chromedp.Navigate(h.Base + "/console/"))
+	h.Submit(`nav.nav a[href="/console/usage"]`)
+	if got := h.Text("h1"); got != "Usage" {
 		t.Fatalf("usage heading %q", got)
 	}
 	// The last 7 days touch 8 calendar days, the empty ones drawn too.
-	if n := h.eval(`String(document.querySelectorAll("svg.chart g.c-bucket").length)`); n != "8" {
+	if n := h.Eval(`String(document.querySelectorAll("svg.chart g.c-bucket").length)`); n != "8" {
 		t.Errorf("the day chart has %s buckets, want 8", n)
 	}
-	if n := h.eval(`String(document.querySelectorAll("svg.chart rect.c-bar").length)`); n != "6" {
+	if n := h.Eval(`String(document.querySelectorAll("svg.chart rect.c-bar").length)`); n != "6" {
 		t.Errorf("the day chart has %s bars, want the 6 days with usage", n)
 	}
-	h.screenshot("usage-day")
+	h.Screenshot("usage-day")
 
 	// Group by model over the last 3 days.
-	h.do(
+	h.Do(
 		chromedp.SetValue(chromedp.ID("u-from"), "3d"),
 		chromedp.SetValue(chromedp.ID("u-group"), "model"),
 	)
-	h.submit(`#usage-form button[type=submit]`)
-	if loc := h.location(); !strings.Contains(loc, "group=model") || !strings.Contains(loc, "from=3d") {
+	h.Submit(`#usage-form button[type=submit]`)
+	if loc := h.Location(); !strings.Contains(loc, "group=model") || !strings.Contains(loc, "from=3d") {
 		t.Errorf("the form led to %s", loc)
 	}
 	req, dims := r.lastAgg(t)
 	if want := now.Truncate(time.Second).Add(-72 * time.Hour); !req.From.Equal(want) || len(dims) != 1 || dims[0] != usagelog.DimModel {
 		t.Errorf("asked for %v from %v, want model from %v", dims, req.From, want)
 	}
-	if got := h.eval(`Array.from(document.querySelectorAll("#usage-table tbody td:first-child")).map(function (td) { return td.textContent; }).join(",")`); got != "claude-sonnet-4-5,claude-opus-4-1,gpt-5-codex,claude-haiku-4-5" {
+	if got := h.Eval(`Array.from(document.querySelectorAll("#usage-table tbody td:first-child")).map(function (td) { return td.textContent; }).join(",")`); got != "claude-sonnet-4-5,claude-opus-4-1,gpt-5-codex,claude-haiku-4-5" {
 		t.Errorf("table rows %q, want by cost", got)
 	}
-	if got := h.text("#usage-table tfoot th"); got != "Total (4 groups)" {
+	if got := h.Text("#usage-table tfoot th"); got != "Total (4 groups)" {
 		t.Errorf("totals row %q", got)
 	}
-	if n := h.eval(`String(document.querySelectorAll("svg.chart rect.c-bar").length)`); n != "4" {
+	if n := h.Eval(`String(document.querySelectorAll("svg.chart rect.c-bar").length)`); n != "4" {
 		t.Errorf("the model chart has %s bars, want 4", n)
 	}
-	h.screenshot("usage-model")
+	h.Screenshot("usage-model")
 
 	// Download: the browser saves the console's CSV.
 	dir := t.TempDir()
-	if _, err := chromedp.CallBrowser(h.ctx, cdpbrowser.SetDownloadBehavior, cdpbrowser.SetDownloadBehaviorParams{
+	if _, err := chromedp.CallBrowser(h.Ctx, cdpbrowser.SetDownloadBehavior, cdpbrowser.SetDownloadBehaviorParams{
 		Behavior: cdpbrowser.SetDownloadBehaviorBehaviorAllow, DownloadPath: dir,
 	}); err != nil {
 		t.Fatal(err)
 	}
-	h.do(chromedp.Click(chromedp.ID("usage-download")))
+	h.Do(chromedp.Click(chromedp.ID("usage-download")))
 	var body []byte
 	deadline := time.Now().Add(10 * time.Second)
 	for body == nil && time.Now().Before(deadline) {
@@ -121,23 +121,23 @@ func TestBrowserUsagePage(t *testing.T) {
 	}
 
 	// A bad bound is shown next to its field.
-	h.do(chromedp.SetValue(chromedp.ID("u-from"), "last tuesday"))
-	h.allow("status of 400")
-	h.submit(`#usage-form button[type=submit]`)
-	if got := h.text("#u-from-err"); !strings.Contains(got, "last tuesday") {
+	h.Do(chromedp.SetValue(chromedp.ID("u-from"), "last tuesday"))
+	h.Allow("status of 400")
+	h.Submit(`#usage-form button[type=submit]`)
+	if got := h.Text("#u-from-err"); !strings.Contains(got, "last tuesday") {
 		t.Errorf("from error %q", got)
 	}
-	h.screenshot("usage-error")
+	h.Screenshot("usage-error")
 
 	// A key's page links to its own export, which downloads.
 	f.mu.Lock()
 	f.details = map[string]*KeyDetail{"key-team": {Key: events.Key{ID: "key-team", Name: "team"}, Version: 1}}
 	f.mu.Unlock()
-	h.do(chromedp.Navigate(h.base + "/console/keys/key-team"))
-	if got := h.eval(`document.querySelector(".usage-links a[download]").getAttribute("href")`); got != "/console/usage/export?from=30d&keyId=key-team" {
+	h.Do(chromedp.Navigate(h.Base + "/console/keys/key-team"))
+	if got := h.Eval(`document.querySelector(".usage-links a[download]").getAttribute("href")`); got != "/console/usage/export?from=30d&keyId=key-team" {
 		t.Errorf("the key's export link is %q", got)
 	}
-	h.do(chromedp.Click(chromedp.CSS(".usage-links a[download]")))
+	h.Do(chromedp.Click(chromedp.CSS(".usage-links a[download]")))
 	deadline = time.Now().Add(10 * time.Second)
 	for {
 		r.mu.Lock()
@@ -151,29 +151,29 @@ func TestBrowserUsagePage(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	h.submit(".usage-links a:not([download])")
-	if got := h.eval(`document.getElementById("u-key").value`); got != "key-team" {
+	h.Submit(".usage-links a:not([download])")
+	if got := h.Eval(`document.getElementById("u-key").value`); got != "key-team" {
 		t.Errorf("the key's Usage page has key filter %q", got)
 	}
 
 	// Dark, Chinese, and a phone's width.
-	h.submit(`button[name=theme][value="dark"]`)
-	h.screenshot("usage-dark")
-	h.submit(`button[name=theme][value="system"]`)
-	h.do(chromedp.Navigate(h.base + "/console/usage?group=day"))
-	h.submit(`button[name=lang][value="zh-CN"]`)
-	if got := h.text("h1"); got != "用量" {
+	h.Submit(`button[name=theme][value="dark"]`)
+	h.Screenshot("usage-dark")
+	h.Submit(`button[name=theme][value="system"]`)
+	h.Do(chromedp.Navigate(h.Base + "/console/usage?group=day"))
+	h.Submit(`button[name=lang][value="zh-CN"]`)
+	if got := h.Text("h1"); got != "用量" {
 		t.Errorf("Chinese heading %q", got)
 	}
-	h.screenshot("usage-zh")
-	h.submit(`button[name=lang][value="en"]`)
-	h.do(chromedp.EmulateViewport(375, 812, chromedp.EmulateMobile))
+	h.Screenshot("usage-zh")
+	h.Submit(`button[name=lang][value="en"]`)
+	h.Do(chromedp.EmulateViewport(375, 812, chromedp.EmulateMobile))
 	for _, p := range []string{"/console/usage?group=day", "/console/usage?group=model"} {
-		h.do(chromedp.Navigate(h.base + p))
-		if w := h.eval(`String(document.documentElement.scrollWidth)`); w != "375" {
+		h.Do(chromedp.Navigate(h.Base + p))
+		if w := h.Eval(`String(document.documentElement.scrollWidth)`); w != "375" {
 			t.Errorf("%s at 375 px is %s px wide", p, w)
 		}
 	}
-	h.screenshot("usage-375")
-	h.do(chromedp.EmulateReset())
+	h.Screenshot("usage-375")
+	h.Do(chromedp.EmulateReset())
 }
