@@ -2,7 +2,6 @@ package admin
 
 import (
 	"context"
-	"net/netip"
 	"time"
 
 	"relay/edge/fault"
@@ -69,7 +68,7 @@ type KeyHolderView struct {
 // never activates an activation-mode key.
 func (s *Service) KeyHolderStats(ctx context.Context, secret, clientAddr string) (KeyHolderView, error) {
 	now := time.Now()
-	counters := []store.HitCounter{{Scope: "keystats-addr", ID: addrBucket(clientAddr), Limit: KeyStatsPerAddress}}
+	counters := []store.HitCounter{{Scope: "keystats-addr", ID: ThrottleAddr(clientAddr), Limit: KeyStatsPerAddress}}
 	wellFormed := secrets.IsAPIKey(secret)
 	var hash string
 	if wellFormed {
@@ -133,25 +132,6 @@ func (s *Service) keyHolderView(ctx context.Context, k projections.KeyView, now 
 	v.Month, v.All, v.ByModel = month.Total, all.Total, all.ByModel
 	v.FirstUsedAt, v.LastUsedAt = all.FirstUsedAt, all.LastUsedAt
 	return v, nil
-}
-
-// addrBucket is the client address a key-stats counter counts by: an IPv4
-// address, an IPv6 address's /64 (one host holds a whole /64), or what is
-// left of an unparsable one, bounded.
-func addrBucket(ip string) string {
-	a, err := netip.ParseAddr(ip)
-	if err != nil {
-		if len(ip) > 64 {
-			ip = ip[:64]
-		}
-		return "?" + ip
-	}
-	a = a.Unmap().WithZone("")
-	if a.Is4() {
-		return a.String()
-	}
-	p, _ := a.Prefix(64)
-	return p.String()
 }
 
 // keyLimitsAt reads what key k has used at now and applies the limit rule

@@ -10,6 +10,7 @@ import (
 	"relay/edge/admin"
 	"relay/edge/fault"
 	"relay/edge/httpx"
+	"relay/projections"
 )
 
 // Notification channel administration (DESIGN.md section 9): the handlers
@@ -17,34 +18,18 @@ import (
 // only as its mask and the secret never (hasSecret says whether one is
 // set): both are write-only.
 
-// channelJSON is a channel as the admin API shows it.
+// channelJSON is a channel as the admin API shows it: what an admin may
+// see of it (the URL as its mask, whether a secret is set) and its version.
 type channelJSON struct {
-	ID   string `json:"id"`
-	Name string `json:"name"`
-	Type string `json:"type"`
-	// URL is the mask of the channel's URL: scheme, host and the last
-	// characters of the rest.
-	URL             string     `json:"url"`
-	HasSecret       bool       `json:"hasSecret"`
-	Events          []string   `json:"events"`
-	Enabled         bool       `json:"enabled"`
-	CooldownSeconds int        `json:"cooldownSeconds"`
-	IsDeleted       bool       `json:"isDeleted"`
-	DeletedAt       *time.Time `json:"deletedAt"`
-	CreatedAt       time.Time  `json:"createdAt"`
-	UpdatedAt       time.Time  `json:"updatedAt"`
+	projections.ChannelPublic
 	// Version is the ETag: send it back in If-Match to update safely.
 	Version uint64 `json:"version"`
 }
 
 func newChannelJSON(c admin.ChannelItem) channelJSON {
-	p := c.ChannelPublic
-	return channelJSON{
-		ID: p.ID, Name: p.Name, Type: p.Type, URL: p.URL, HasSecret: p.HasSecret,
-		Events: nonNilStrings(p.Events), Enabled: p.Enabled, CooldownSeconds: p.CooldownSeconds,
-		IsDeleted: p.IsDeleted, DeletedAt: p.DeletedAt, CreatedAt: p.CreatedAt, UpdatedAt: p.UpdatedAt,
-		Version: c.Version,
-	}
+	out := channelJSON{ChannelPublic: c.ChannelPublic, Version: c.Version}
+	out.Events = nonNilStrings(out.Events)
+	return out
 }
 
 // deliveryJSON is one attempt of the delivery log.
